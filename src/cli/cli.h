@@ -1,0 +1,16 @@
+/* The hsmvault command line: one file per command (cmd_<name>.c), each
+ * parsing its own options and returning an hv_code that becomes the exit
+ * status. main.c only dispatches and prints the final error line. */
+#ifndef HV_CLI_CLI_H
+#define HV_CLI_CLI_H
+
+#include "util/err.h"
+
+typedef int (*cli_run_fn)(int argc, char **argv, hv_err *err);
+
+int cmd_log(int argc, char **argv, hv_err *err);
+int cmd_show(int argc, char **argv, hv_err *err);
+int cmd_card(int argc, char **argv, hv_err *err);
+int cmd_stick(int argc, char **argv, hv_err *err);
+
+#endif

@@ -1,0 +1,56 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/harden.h"
+
+struct command {
+	const char *name;
+	cli_run_fn run;
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "log", cmd_log, "list the manifest versions of a vault, oldest first" },
+	{ "show", cmd_show, "show one manifest version (the current one by default)" },
+	{ "card", cmd_card, "card status: readers, cards, PIN tries, DKEK, keys" },
+	{ "stick", cmd_stick, "list, prepare, open, close and inspect vault sticks" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hsmvault COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'hsmvault COMMAND --help' describes a command. "
+		   "Exit codes: see hsmvault(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	/* Before anything can hold a secret: no core dumps, no ptrace by peers. */
+	if (harden_process() != 0)
+		fprintf(stderr, "hsmvault: warning: could not disable core dumps\n");
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? HV_EUSAGE : HV_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("hsmvault %s\n", HSMVAULT_VERSION);
+		return HV_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		hv_err err;
+		hv_err_clear(&err);
+		int rc = commands[i].run(argc - 1, argv + 1, &err);
+		if (rc != HV_OK && err.msg[0])
+			fprintf(stderr, "hsmvault %s: %s\n", argv[1], err.msg);
+		return rc;
+	}
+	fprintf(stderr, "hsmvault: unknown command '%s': run 'hsmvault --help' for the list\n",
+		argv[1]);
+	return HV_EUSAGE;
+}

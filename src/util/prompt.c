@@ -1,0 +1,149 @@
+#include "util/prompt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static int open_tty(hv_err *err)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		hv_fail(err, HV_EUSAGE,
+			"no terminal to ask for a secret: run interactively, or pass the "
+			"secret on a file descriptor (see --help for the *-fd options)");
+	return fd;
+}
+
+static void tty_puts(int fd, const char *s)
+{
+	ssize_t r = write(fd, s, strlen(s));
+	(void)r;
+}
+
+/* Reads a line into a secbuf one byte at a time; the caller handles echo. */
+static int read_line(int fd, size_t max, secbuf **out, const char *what, hv_err *err)
+{
+	secbuf *b = secbuf_new(max + 1);
+	if (!b)
+		return hv_fail(err, HV_ENOMEM, "out of memory for a secret");
+	int got_any = 0;
+	for (;;) {
+		unsigned char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR) {
+			secbuf_free(b);
+			return hv_fail(err, HV_ECANCEL, "interrupted while reading %s", what);
+		}
+		if (r <= 0) {
+			if (!got_any) {
+				secbuf_free(b);
+				return hv_fail(err, HV_EUSAGE,
+					       "%s ended before a secret was read: give one secret per line",
+					       what);
+			}
+			break;
+		}
+		got_any = 1;
+		if (c == '\n')
+			break;
+		if (b->len >= max) {
+			secbuf_free(b);
+			return hv_fail(err, HV_EUSAGE, "secret from %s is longer than %zu bytes",
+				       what, max);
+		}
+		b->data[b->len++] = c;
+	}
+	if (b->len && b->data[b->len - 1] == '\r')
+		b->len--;
+	*out = b;
+	return HV_OK;
+}
+
+int secret_from_fd(int fd, size_t max, secbuf **out, hv_err *err)
+{
+	char what[48];
+	snprintf(what, sizeof(what), "file descriptor %d", fd);
+	return read_line(fd, max, out, what, err);
+}
+
+int prompt_secret(const char *prompt, size_t max, secbuf **out, hv_err *err)
+{
+	int fd = open_tty(err);
+	if (fd < 0)
+		return err ? err->code : HV_EUSAGE;
+	struct termios old, quiet;
+	int have_termios = tcgetattr(fd, &old) == 0;
+	if (have_termios) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		quiet.c_lflag |= ICANON;
+		tcsetattr(fd, TCSAFLUSH, &quiet);
+	}
+	tty_puts(fd, prompt);
+	int rc = read_line(fd, max, out, "the terminal", err);
+	if (have_termios)
+		tcsetattr(fd, TCSAFLUSH, &old);
+	tty_puts(fd, "\n");
+	close(fd);
+	return rc;
+}
+
+int prompt_new_secret(const char *what, size_t min_len, size_t max,
+		      secbuf **out, hv_err *err)
+{
+	char p1[256], p2[256];
+	snprintf(p1, sizeof(p1), "New %s: ", what);
+	snprintf(p2, sizeof(p2), "Repeat %s: ", what);
+	for (;;) {
+		secbuf *a = NULL, *b = NULL;
+		int rc = prompt_secret(p1, max, &a, err);
+		if (rc)
+			return rc;
+		if (a->len < min_len) {
+			fprintf(stderr, "Too short: %s needs at least %zu characters. Try again.\n",
+				what, min_len);
+			secbuf_free(a);
+			continue;
+		}
+		rc = prompt_secret(p2, max, &b, err);
+		if (rc) {
+			secbuf_free(a);
+			return rc;
+		}
+		if (a->len == b->len && secure_memcmp(a->data, b->data, a->len) == 0) {
+			secbuf_free(b);
+			*out = a;
+			return HV_OK;
+		}
+		secbuf_free(a);
+		secbuf_free(b);
+		fprintf(stderr, "The two entries differ. Try again.\n");
+	}
+}
+
+int prompt_confirm(const char *question, const char *expect, hv_err *err)
+{
+	int fd = open_tty(err);
+	if (fd < 0)
+		return err ? err->code : HV_EUSAGE;
+	tty_puts(fd, question);
+	char line[512];
+	size_t n = 0;
+	for (;;) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r <= 0 || c == '\n')
+			break;
+		if (n + 1 < sizeof(line))
+			line[n++] = c;
+	}
+	line[n] = '\0';
+	close(fd);
+	if (strcmp(line, expect) != 0)
+		return hv_fail(err, HV_ECANCEL, "not confirmed (expected \"%s\"); nothing was changed",
+			       expect);
+	return HV_OK;
+}

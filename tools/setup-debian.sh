@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything hsmvault needs to build and test on Debian 12, then
+# builds it into build/. Idempotent; run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  gcc meson ninja-build pkg-config
+  libcryptsetup-dev libblkid-dev libpcsclite-dev libssl-dev libyaml-dev
+  libcmocka-dev libext2fs-dev
+  # cards in tests: a private pcscd with vsmartcard's vpcd reader, OpenSC's tools
+  pcscd vsmartcard-vpcd opensc util-linux
+  # sticks in tests: cryptsetup, e2fsprogs, loop devices
+  cryptsetup-bin e2fsprogs
+  # the kernel path under qemu: Debian's kernel, busybox for the initramfs
+  qemu-system-x86 busybox-static kmod cpio
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build
+fi
+ninja -C build
