@@ -14,7 +14,7 @@ packages=(
   # sticks in tests: cryptsetup, e2fsprogs, loop devices
   cryptsetup-bin e2fsprogs
   # the kernel path under qemu: Debian's kernel, busybox for the initramfs
-  qemu-system-x86 busybox-static kmod cpio
+  qemu-system-x86 busybox-static kmod cpio dmsetup
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -25,6 +25,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# The qemu tests' kernel: downloaded and unpacked into a cache, not installed.
+tests/qemu/fetch-kernel.sh >/dev/null || { apt-get update -q && tests/qemu/fetch-kernel.sh >/dev/null; }
 
 if [ ! -f build/build.ninja ]; then
   meson setup build

@@ -12,5 +12,6 @@ int cmd_log(int argc, char **argv, hv_err *err);
 int cmd_show(int argc, char **argv, hv_err *err);
 int cmd_card(int argc, char **argv, hv_err *err);
 int cmd_stick(int argc, char **argv, hv_err *err);
+int cmd_policy(int argc, char **argv, hv_err *err);
 
 #endif

@@ -1,9 +1,134 @@
-#include "cli/cli.h"
+/* hsmvault log: every manifest version of a vault, oldest first, with the
+ * chain checked as it is read. A break is printed after the versions
+ * before it and ends the command with HV_EINTEGRITY. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* Placeholder until the work that owns this command lands. */
+#include "cli/cli.h"
+#include "util/json.h"
+#include "vault/manifest.h"
+#include "vault/vault.h"
+
+struct log_ctx {
+	int json;
+	json_out j;
+	manifest *last;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hsmvault log --vault FOLDER|IMAGE|DEVICE [--json]\n\n"
+		   "Lists every manifest version, oldest first: number, time, sha256 of the\n"
+		   "version file, and the change it recorded. The hash chain and the files\n"
+		   "the current version names are checked; a break is named and the exit\n"
+		   "status is 5.\n");
+}
+
+static int visit(const manifest *m, const char *sha256, void *p)
+{
+	struct log_ctx *c = p;
+	if (c->json) {
+		json_obj_begin(&c->j, NULL);
+		json_int(&c->j, "version", (long long)m->version);
+		json_str(&c->j, "time", m->time);
+		json_str(&c->j, "sha256", sha256);
+		json_str(&c->j, "change", m->change);
+		json_obj_end(&c->j);
+	} else {
+		printf("%6lu  %s  %s  %s\n", m->version, m->time, sha256, m->change);
+	}
+	manifest *copy;
+	hv_err e;
+	if (manifest_clone(m, &copy, &e) != HV_OK)
+		return HV_ENOMEM;
+	manifest_free(c->last);
+	c->last = copy;
+	return HV_OK;
+}
+
+/* --json always gives a document, even when the vault cannot be opened. */
+static void json_failure(const char *spec, int rc, const hv_err *err)
+{
+	json_out j;
+	json_init(&j, stdout);
+	json_obj_begin(&j, NULL);
+	json_str(&j, "vault", spec);
+	json_bool(&j, "ok", 0);
+	json_obj_begin(&j, "error");
+	json_str(&j, "code", hv_code_name(rc));
+	json_str(&j, "message", err ? err->msg : "");
+	json_obj_end(&j);
+	json_obj_end(&j);
+	json_finish(&j);
+}
+
 int cmd_log(int argc, char **argv, hv_err *err)
 {
-	(void)argc;
-	(void)argv;
-	return hv_fail(err, HV_EINTERNAL, "'log' is not built yet");
+	static const struct option opts[] = {
+		{ "vault", required_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *spec = NULL;
+	struct log_ctx c;
+	memset(&c, 0, sizeof(c));
+	optind = 1;
+	opterr = 0;
+	int o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'v': spec = optarg; break;
+		case 'j': c.json = 1; break;
+		case 'h': usage(stdout); return HV_OK;
+		default:
+			return hv_fail(err, HV_EUSAGE, "unknown or incomplete option %s: see "
+				       "'hsmvault log --help'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return hv_fail(err, HV_EUSAGE, "unexpected argument %s: see 'hsmvault log --help'",
+			       argv[optind]);
+	if (!spec)
+		return hv_fail(err, HV_EUSAGE, "which vault? give --vault FOLDER|IMAGE|DEVICE");
+
+	vfs *v;
+	int rc = vault_open_existing(spec, &v, err);
+	if (rc != HV_OK) {
+		if (c.json)
+			json_failure(spec, rc, err);
+		return rc;
+	}
+	if (c.json) {
+		json_init(&c.j, stdout);
+		json_obj_begin(&c.j, NULL);
+		json_str(&c.j, "vault", v->where);
+		json_arr_begin(&c.j, "versions");
+	} else {
+		printf("%6s  %-20s  %-64s  %s\n", "vers.", "time (UTC)", "sha256", "change");
+	}
+	rc = manifest_walk(v, visit, &c, err);
+	if (rc == HV_ENOMEM && err && !err->msg[0])
+		hv_fail(err, HV_ENOMEM, "out of memory listing versions");
+	if (rc == HV_OK)
+		rc = manifest_check_files(v, c.last, err);
+	if (c.json) {
+		json_arr_end(&c.j);
+		json_bool(&c.j, "ok", rc == HV_OK);
+		if (rc != HV_OK) {
+			json_obj_begin(&c.j, "error");
+			json_str(&c.j, "code", hv_code_name(rc));
+			json_str(&c.j, "message", err ? err->msg : "");
+			json_obj_end(&c.j);
+		}
+		json_obj_end(&c.j);
+		json_finish(&c.j);
+	} else {
+		fflush(stdout);
+	}
+	manifest_free(c.last);
+	vfs_close(v);
+	return rc;
 }

@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "show", cmd_show, "show one manifest version (the current one by default)" },
 	{ "card", cmd_card, "card status: readers, cards, PIN tries, DKEK, keys" },
 	{ "stick", cmd_stick, "list, prepare, open, close and inspect vault sticks" },
+	{ "policy", cmd_policy, "check a policy file and describe it" },
 };
 
 static void usage(FILE *f)

@@ -30,6 +30,9 @@ typedef struct keyblob_info {
 	unsigned key_size;       /* bits for RSA/EC (P-521: 528), bytes for AES */
 } keyblob_info;
 
+/* "RSA", "RSA-CRT", "EC", "AES" for a keyblob_type; NULL for others. */
+const char *keyblob_type_name(int type);
+
 /* Header fields only; no key needed. Rejects truncated and oversized fields. */
 int keyblob_parse_header(const uint8_t *blob, size_t len, keyblob_info *info,
 			 hv_err *err);

@@ -15,7 +15,9 @@ int file_read_at(int dirfd, const char *path, size_t max,
 {
 	*data = NULL;
 	*len = 0;
-	int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO planted where a file belongs must not
+	 * hang; fstat below refuses it. Regular files ignore the flag. */
+	int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ELOOP)
 			return hv_fail(err, HV_EINTEGRITY,
@@ -98,6 +100,12 @@ int file_write_atomic_at(int dirfd, const char *name, const void *data,
 			"%s is a symbolic link; refusing to write through it: remove the link", name);
 
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		/* Left by a crashed process that had our pid: no live process
+		 * can own this name but us, so it is stale. */
+		unlinkat(dirfd, tmp, 0);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (fd < 0)
 		return hv_fail(err, HV_EIO, "cannot create %s: %s", tmp, strerror(errno));
 	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {

@@ -49,7 +49,9 @@ static int read_line(int fd, size_t max, secbuf **out, const char *what, hv_err 
 		got_any = 1;
 		if (c == '\n')
 			break;
-		if (b->len >= max) {
+		/* One byte of slack for the '\r' of a CRLF line ending: a secret
+		 * of exactly max bytes from a Windows-edited file is fine. */
+		if (b->len > max || (b->len == max && c != '\r')) {
 			secbuf_free(b);
 			return hv_fail(err, HV_EUSAGE, "secret from %s is longer than %zu bytes",
 				       what, max);
@@ -58,6 +60,10 @@ static int read_line(int fd, size_t max, secbuf **out, const char *what, hv_err 
 	}
 	if (b->len && b->data[b->len - 1] == '\r')
 		b->len--;
+	if (b->len > max) {
+		secbuf_free(b);
+		return hv_fail(err, HV_EUSAGE, "secret from %s is longer than %zu bytes", what, max);
+	}
 	*out = b;
 	return HV_OK;
 }

@@ -1,6 +1,7 @@
 #include "util/secbuf.h"
 
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,6 +24,8 @@ static size_t page_round(size_t n)
 
 secbuf *secbuf_new(size_t cap)
 {
+	if (cap > SIZE_MAX / 2)
+		return NULL; /* the header sum below would wrap */
 	size_t need = sizeof(secbuf) + sizeof(struct secbuf_hdr) + cap;
 	size_t map_len = page_round(need ? need : 1);
 	void *m = mmap(NULL, map_len, PROT_READ | PROT_WRITE,

@@ -73,8 +73,15 @@ size_t tlv_header(uint8_t *out, uint32_t tag, size_t len)
 		out[n++] = 0x82;
 		out[n++] = (uint8_t)(len >> 8);
 		out[n++] = (uint8_t)len;
-	} else {
+	} else if (len <= 0xFFFFFF) {
 		out[n++] = 0x83;
+		out[n++] = (uint8_t)(len >> 16);
+		out[n++] = (uint8_t)(len >> 8);
+		out[n++] = (uint8_t)len;
+	} else {
+		/* four length bytes, the most tlv_next accepts */
+		out[n++] = 0x84;
+		out[n++] = (uint8_t)(len >> 24);
 		out[n++] = (uint8_t)(len >> 16);
 		out[n++] = (uint8_t)(len >> 8);
 		out[n++] = (uint8_t)len;

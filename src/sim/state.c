@@ -1,0 +1,419 @@
+#include "sim/state.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "sim/cvc.h"
+#include "util/buf.h"
+#include "util/fileio.h"
+#include "util/hex.h"
+#include "util/secbuf.h"
+
+#define STATE_FILE_MAX (64u << 20)
+
+void sim_key_clear(sim_key *k)
+{
+	EVP_PKEY_free(k->pkey);
+	secure_wipe(k, sizeof(*k));
+}
+
+void sim_state_free(sim_state *s)
+{
+	EVP_PKEY_free(s->devkey);
+	for (size_t i = 0; i < s->n_efs; i++)
+		free(s->efs[i].data);
+	for (int i = 0; i < 256; i++)
+		sim_key_clear(&s->keys[i]);
+	secure_wipe(s, sizeof(*s));
+}
+
+sim_ef *sim_ef_find(sim_state *s, uint16_t fid)
+{
+	for (size_t i = 0; i < s->n_efs; i++)
+		if (s->efs[i].fid == fid)
+			return &s->efs[i];
+	return NULL;
+}
+
+int sim_ef_put(sim_state *s, uint16_t fid, const uint8_t *data, size_t len)
+{
+	if (len > SIM_MAX_EF_SIZE)
+		return -1;
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return -1;
+	if (len)
+		memcpy(copy, data, len);
+	sim_ef *e = sim_ef_find(s, fid);
+	if (!e) {
+		if (s->n_efs == SIM_MAX_EF) {
+			free(copy);
+			return -1;
+		}
+		/* Keep the table sorted by FID so ENUMERATE is deterministic. */
+		size_t i = s->n_efs;
+		while (i > 0 && s->efs[i - 1].fid > fid) {
+			s->efs[i] = s->efs[i - 1];
+			i--;
+		}
+		e = &s->efs[i];
+		e->fid = fid;
+		e->data = NULL;
+		s->n_efs++;
+	}
+	free(e->data);
+	e->data = copy;
+	e->len = len;
+	return 0;
+}
+
+void sim_ef_delete(sim_state *s, uint16_t fid)
+{
+	for (size_t i = 0; i < s->n_efs; i++) {
+		if (s->efs[i].fid != fid)
+			continue;
+		free(s->efs[i].data);
+		memmove(&s->efs[i], &s->efs[i + 1], (s->n_efs - i - 1) * sizeof(sim_ef));
+		s->n_efs--;
+		return;
+	}
+}
+
+static int serial_ok(const char *serial)
+{
+	size_t n = strlen(serial);
+	if (n < 3 || n > 11)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = serial[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return 0;
+	}
+	return 1;
+}
+
+int sim_state_blank(sim_state *s, const char *serial, hv_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	if (!serial_ok(serial))
+		return hv_fail(err, HV_EUSAGE, "serial '%s' is not 3 to 11 letters or digits: choose another --serial", serial);
+	snprintf(s->serial, sizeof(s->serial), "%s", serial);
+	s->devkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (!s->devkey)
+		return hv_fail(err, HV_EINTERNAL, "generating the device key failed");
+	char chr[17];
+	snprintf(chr, sizeof(chr), "%s00001", serial);
+	bytebuf certs = { 0 };
+	if (cvc_device_certs(s->devkey, chr, &certs) || certs.failed ||
+	    sim_ef_put(s, 0x2F02, certs.data, certs.len)) {
+		buf_free(&certs);
+		sim_state_free(s);
+		return hv_fail(err, HV_EINTERNAL, "building the device certificates failed");
+	}
+	buf_free(&certs);
+	s->so_left = SIM_SO_TRIES;
+	return 0;
+}
+
+static void put_str(bytebuf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+static void put_hex(bytebuf *b, const uint8_t *d, size_t n)
+{
+	if (n == 0) {
+		put_str(b, "-");
+		return;
+	}
+	char pair[3];
+	for (size_t i = 0; i < n; i++) {
+		hex_encode(d + i, 1, pair, 1);
+		buf_put(b, pair, 2);
+	}
+}
+
+static void put_printf(bytebuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void put_printf(bytebuf *b, const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static int put_pkey(bytebuf *b, EVP_PKEY *k)
+{
+	uint8_t *der = NULL;
+	int n = i2d_PrivateKey(k, &der);
+	if (n <= 0)
+		return -1;
+	put_hex(b, der, (size_t)n);
+	OPENSSL_clear_free(der, (size_t)n);
+	return 0;
+}
+
+int sim_state_save(const sim_state *s, const char *path, hv_err *err)
+{
+	bytebuf b = { 0 };
+	int bad = 0;
+	put_str(&b, "hsmvault-sim-state 1\nserial ");
+	put_str(&b, s->serial);
+	put_str(&b, "\ndevkey ");
+	bad |= put_pkey(&b, s->devkey);
+	put_printf(&b, "\noptions %04X\ninitialized %d\ntransport %d\nuserpin ",
+		   s->options, s->initialized, s->transport);
+	put_hex(&b, s->user_pin, s->user_pin_len);
+	put_printf(&b, " %u %u\nsopin ", s->user_max, s->user_left);
+	put_hex(&b, s->so_pin, s->initialized ? 8 : 0);
+	put_printf(&b, " %u\n", s->so_left);
+	if (s->dkek_configured) {
+		put_printf(&b, "dkek %u %u ", s->dkek_total, s->dkek_outstanding);
+		put_hex(&b, s->dkek, 32);
+		put_str(&b, "\n");
+	} else {
+		put_str(&b, "dkek none\n");
+	}
+	for (size_t i = 0; i < s->n_efs; i++) {
+		put_printf(&b, "ef %04X ", s->efs[i].fid);
+		put_hex(&b, s->efs[i].data, s->efs[i].len);
+		put_str(&b, "\n");
+	}
+	for (int r = 1; r < 256; r++) {
+		const sim_key *k = &s->keys[r];
+		if (!k->used)
+			continue;
+		const char *t = k->type == SIM_KEY_EC ? "ec" : k->type == SIM_KEY_RSA ? "rsa" : "aes";
+		char head[64];
+		snprintf(head, sizeof(head), "key %d %s %u ", r, t, k->domain);
+		put_str(&b, head);
+		put_hex(&b, k->allowed, k->allowed_len);
+		put_str(&b, " ");
+		if (k->type == SIM_KEY_AES)
+			put_hex(&b, k->aes, k->aes_len);
+		else
+			bad |= put_pkey(&b, k->pkey);
+		put_str(&b, "\n");
+	}
+	put_str(&b, "end\n");
+	int rc;
+	if (bad || b.failed)
+		rc = hv_fail(err, HV_ENOMEM, "encoding the card state failed");
+	else
+		rc = file_write_atomic(path, b.data, b.len, err);
+	buf_free(&b);
+	return rc;
+}
+
+/* Parsing: a line is split into space-separated words in place. */
+#define MAX_WORDS 8
+
+static int split(char *line, char **w)
+{
+	int n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (n == MAX_WORDS)
+			return -1;
+		w[n++] = t;
+	}
+	return n;
+}
+
+/* Hex word ("-" = empty) into a fresh buffer. */
+static int word_bytes(const char *w, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if (strcmp(w, "-") == 0)
+		return 0;
+	size_t n = strlen(w);
+	if (n % 2)
+		return -1;
+	uint8_t *d = malloc(n / 2 + 1);
+	if (!d)
+		return -1;
+	long got = hex_decode(w, d, n / 2);
+	if (got < 0) {
+		free(d);
+		return -1;
+	}
+	*out = d;
+	*len = (size_t)got;
+	return 0;
+}
+
+static int word_fixed(const char *w, uint8_t *out, size_t cap, size_t *len)
+{
+	uint8_t *d;
+	size_t n;
+	if (word_bytes(w, &d, &n) || n > cap) {
+		free(d);
+		return -1;
+	}
+	if (n)
+		memcpy(out, d, n);
+	secure_wipe(d, n);
+	free(d);
+	*len = n;
+	return 0;
+}
+
+static int word_uint(const char *w, unsigned max, unsigned *v)
+{
+	char *end;
+	unsigned long x = strtoul(w, &end, 10);
+	if (*w == 0 || *end || x > max)
+		return -1;
+	*v = (unsigned)x;
+	return 0;
+}
+
+static EVP_PKEY *word_pkey(const char *w)
+{
+	uint8_t *d;
+	size_t n;
+	if (word_bytes(w, &d, &n) || n == 0) {
+		free(d);
+		return NULL;
+	}
+	const uint8_t *p = d;
+	EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &p, (long)n);
+	secure_wipe(d, n);
+	free(d);
+	return k;
+}
+
+static int parse_line(sim_state *s, char **w, int n, int *ended)
+{
+	unsigned a, b, c;
+	size_t len;
+	const char *k = w[0];
+	if (strcmp(k, "serial") == 0 && n == 2 && strlen(w[1]) < sizeof(s->serial)) {
+		snprintf(s->serial, sizeof(s->serial), "%s", w[1]);
+	} else if (strcmp(k, "devkey") == 0 && n == 2) {
+		EVP_PKEY_free(s->devkey);
+		s->devkey = word_pkey(w[1]);
+		if (!s->devkey)
+			return -1;
+	} else if (strcmp(k, "options") == 0 && n == 2) {
+		uint8_t o[2];
+		if (word_fixed(w[1], o, 2, &len) || len != 2)
+			return -1;
+		s->options = (uint16_t)(o[0] << 8 | o[1]);
+	} else if (strcmp(k, "initialized") == 0 && n == 2) {
+		if (word_uint(w[1], 1, &a))
+			return -1;
+		s->initialized = (int)a;
+	} else if (strcmp(k, "transport") == 0 && n == 2) {
+		if (word_uint(w[1], 1, &a))
+			return -1;
+		s->transport = (int)a;
+	} else if (strcmp(k, "userpin") == 0 && n == 4) {
+		if (word_fixed(w[1], s->user_pin, 16, &s->user_pin_len) ||
+		    word_uint(w[2], 255, &a) || word_uint(w[3], a, &b))
+			return -1;
+		s->user_max = (uint8_t)a;
+		s->user_left = (uint8_t)b;
+	} else if (strcmp(k, "sopin") == 0 && n == 3) {
+		if (word_fixed(w[1], s->so_pin, 8, &len) || (len != 0 && len != 8) ||
+		    word_uint(w[2], SIM_SO_TRIES, &a))
+			return -1;
+		s->so_left = (uint8_t)a;
+	} else if (strcmp(k, "dkek") == 0 && n == 2 && strcmp(w[1], "none") == 0) {
+		s->dkek_configured = 0;
+	} else if (strcmp(k, "dkek") == 0 && n == 4) {
+		if (word_uint(w[1], 255, &a) || word_uint(w[2], a, &b) ||
+		    word_fixed(w[3], s->dkek, 32, &len) || len != 32)
+			return -1;
+		s->dkek_configured = 1;
+		s->dkek_total = (uint8_t)a;
+		s->dkek_outstanding = (uint8_t)b;
+	} else if (strcmp(k, "ef") == 0 && n == 3) {
+		uint8_t f[2], *d;
+		if (word_fixed(w[1], f, 2, &len) || len != 2 || word_bytes(w[2], &d, &len))
+			return -1;
+		int rc = sim_ef_put(s, (uint16_t)(f[0] << 8 | f[1]), d, len);
+		free(d);
+		if (rc)
+			return -1;
+	} else if (strcmp(k, "key") == 0 && n == 6) {
+		if (word_uint(w[1], 255, &a) || a == 0 || word_uint(w[3], 255, &c))
+			return -1;
+		sim_key *key = &s->keys[a];
+		sim_key_clear(key);
+		if (word_fixed(w[4], key->allowed, sizeof(key->allowed), &key->allowed_len))
+			return -1;
+		key->domain = (uint8_t)c;
+		if (strcmp(w[2], "aes") == 0) {
+			key->type = SIM_KEY_AES;
+			if (word_fixed(w[5], key->aes, 32, &key->aes_len) ||
+			    (key->aes_len != 16 && key->aes_len != 24 && key->aes_len != 32))
+				return -1;
+		} else {
+			key->type = strcmp(w[2], "ec") == 0 ? SIM_KEY_EC : strcmp(w[2], "rsa") == 0 ? SIM_KEY_RSA : 0;
+			key->pkey = word_pkey(w[5]);
+			if (!key->type || !key->pkey)
+				return -1;
+		}
+		key->used = 1;
+	} else if (strcmp(k, "end") == 0 && n == 1) {
+		*ended = 1;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+int sim_state_load(sim_state *s, const char *path, hv_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	uint8_t *data;
+	size_t len;
+	if (file_read(path, STATE_FILE_MAX, &data, &len, err))
+		return hv_err_prefix(err, "reading the card state");
+	char *text = malloc(len + 1);
+	if (!text) {
+		free(data);
+		return hv_fail(err, HV_ENOMEM, "out of memory reading %s", path);
+	}
+	memcpy(text, data, len);
+	text[len] = 0;
+	secure_wipe(data, len);
+	free(data);
+
+	int rc = 0, lineno = 0, ended = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line && !ended; line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		char *w[MAX_WORDS];
+		int n = split(line, w);
+		if (lineno == 1) {
+			if (n != 2 || strcmp(w[0], "hsmvault-sim-state") != 0 || strcmp(w[1], "1") != 0) {
+				rc = hv_fail(err, HV_EUSAGE, "%s is not a version 1 hsmvault-sim state file: use --blank for a new card", path);
+				break;
+			}
+			continue;
+		}
+		if (n <= 0 || parse_line(s, w, n, &ended)) {
+			rc = hv_fail(err, HV_EUSAGE, "%s line %d is malformed: repair or delete the state file", path, lineno);
+			break;
+		}
+	}
+	if (rc == 0 && (!ended || !s->devkey || !sim_ef_find(s, 0x2F02) || s->serial[0] == 0))
+		rc = hv_fail(err, HV_EUSAGE, "%s is incomplete (no end line, device key, 2F02 or serial): use --blank for a new card", path);
+	secure_wipe(text, len);
+	free(text);
+	if (rc)
+		sim_state_free(s);
+	return rc;
+}

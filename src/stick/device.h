@@ -1,0 +1,57 @@
+/* Which device is a stick, and whether it may be erased. Block devices are
+ * described from sysfs (/sys/block, /sys/dev/block), libblkid (signatures)
+ * and /proc/self/mountinfo; image files are sticks too. */
+#ifndef HV_STICK_DEVICE_H
+#define HV_STICK_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef struct stick_device {
+	char path[512];        /* /dev/sdb or the image file */
+	char name[64];         /* sdb; "" for an image */
+	int is_image;
+	int exists;            /* an image file may not exist yet */
+	int is_partition;
+	char parent[64];       /* for a partition: the whole disk's name */
+	int removable;         /* always 1 for images */
+	uint64_t size;         /* bytes */
+	char vendor[64];
+	char model[128];
+	char serial[128];
+	char type[64];         /* blkid TYPE: ext4, crypto_LUKS, ... ("" none) */
+	char label[64];        /* blkid LABEL */
+	char pttype[32];       /* blkid PTTYPE: dos, gpt ("" none) */
+	int npartitions;
+	char partitions[256];  /* "sdb1 sdb2" */
+	int mounted;
+	char mounted_what[512];/* "/dev/sdb1 on /media/x" */
+	int held;
+	char held_by[256];     /* holders, swap, loop attachment or O_EXCL busy */
+} stick_device;
+
+/* Describes path (block device, or image file that may be missing). */
+int device_inspect(const char *path, stick_device *d, hv_err *err);
+
+/* Every block device in /sys/block with a size, except ram/zram. *out is
+ * malloc'd. */
+int device_list(stick_device **out, size_t *count, hv_err *err);
+
+/* HV_ESAFETY when the device is mounted, held or busy (nothing may be done
+ * to it); otherwise HV_OK, and *reasons (may be "") lists why erasing it
+ * needs a typed confirmation: a partition table, a signature, partitions,
+ * not removable. */
+int device_check_erasable(const stick_device *d, char *reasons, size_t cap, hv_err *err);
+
+/* One line per fact for an operator deciding whether to erase it. */
+void device_describe(const stick_device *d, char *out, size_t cap);
+
+/* 1 when a and b name the same device or file (links resolved), else 0. */
+int device_same(const char *a, const char *b);
+
+/* "4.0 GiB" */
+void device_format_size(uint64_t bytes, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,77 @@
+/* The LUKS2 header of a stick, through libcryptsetup, without
+ * device-mapper: format, read the header, check a passphrase and fetch the
+ * volume key, manage passphrases, back up the header. Layout: aes-xts-plain64,
+ * 512-bit volume key, argon2id keyslots, whole-device volume. */
+#ifndef HV_STICK_LUKS_H
+#define HV_STICK_LUKS_H
+
+#include <stdint.h>
+
+#include "util/err.h"
+#include "util/secbuf.h"
+
+#define LUKS_DEFAULT_LABEL "HSMVAULT"
+#define LUKS_MAX_KEYSLOTS 32
+/* Upper bound for passphrases read from a terminal or descriptor. */
+#define LUKS_PASSPHRASE_MAX 512
+
+typedef struct luks_format_opts {
+	const char *label;     /* NULL: LUKS_DEFAULT_LABEL */
+	unsigned sector_size;  /* 0: auto (4096 when the size allows), 512, 4096 */
+	/* argon2id with 4 iterations, 32 KiB, 1 thread, no benchmark: only
+	 * for tests (--insecure-fast-kdf-for-tests); never for real sticks. */
+	int insecure_fast_kdf;
+} luks_format_opts;
+
+typedef struct luks_keyslot {
+	int slot;
+	char pbkdf[16];        /* "argon2id", "pbkdf2", ... */
+	uint32_t iterations;
+	uint32_t memory_kb;
+	uint32_t threads;
+} luks_keyslot;
+
+typedef struct luks_info {
+	char label[49];
+	char uuid[40];
+	char cipher[32];       /* "aes" */
+	char mode[32];         /* "xts-plain64" */
+	int key_bits;          /* 512 */
+	unsigned sector_size;  /* 512 or 4096 */
+	uint64_t data_offset;  /* bytes from the device start (16 MiB) */
+	uint64_t data_size;    /* bytes of the data segment */
+	int nkeyslots;
+	luks_keyslot keyslots[LUKS_MAX_KEYSLOTS];
+} luks_info;
+
+/* 1 when path holds a LUKS header (any version), 0 when not, <0 on error. */
+int luks_is_luks(const char *path, hv_err *err);
+
+/* Writes a new LUKS2 header with a fresh random volume key and one keyslot
+ * for passphrase. Destroys what the header area held: check the device
+ * first. volume_key (may be NULL) receives the new 64-byte key, so that the
+ * caller can fill the volume without running the PBKDF again. */
+int luks_format(const char *path, const luks_format_opts *o, const secbuf *passphrase,
+		secbuf **volume_key, hv_err *err);
+
+/* Header facts only; no passphrase. */
+int luks_read_info(const char *path, luks_info *info, hv_err *err);
+
+/* Checks the passphrase and returns the 64-byte volume key in a new secbuf
+ * (HV_ESECRET on a wrong passphrase). info (may be NULL) is filled as by
+ * luks_read_info. Refuses a layout the userspace backend cannot read. */
+int luks_unlock(const char *path, const secbuf *passphrase, secbuf **volume_key,
+		luks_info *info, hv_err *err);
+
+/* Adds new_pass in a free keyslot, authorised by an existing passphrase. */
+int luks_add_passphrase(const char *path, const secbuf *existing, const secbuf *new_pass,
+			int insecure_fast_kdf, int *slot_out, hv_err *err);
+
+/* Removes the keyslot that passphrase opens; refuses the last one. */
+int luks_remove_passphrase(const char *path, const secbuf *passphrase, int *slot_out,
+			   hv_err *err);
+
+/* Header backup (cryptsetup luksHeaderBackup format) to a new file. */
+int luks_header_backup(const char *path, const char *file, hv_err *err);
+
+#endif

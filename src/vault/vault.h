@@ -1,0 +1,51 @@
+/* A vault as a whole: its layout on the stick (design.md section 3,
+ * vault/layout.md), creating one, recognizing one, and opening the
+ * storage it lives on (a folder, or a LUKS2 stick through src/stick). */
+#ifndef HV_VAULT_VAULT_H
+#define HV_VAULT_VAULT_H
+
+#include "util/err.h"
+#include "vault/manifest.h"
+#include "vault/vfs.h"
+
+#define VAULT_MARKER "HSMVAULT"
+#define VAULT_FORMAT "hsmvault-vault/1"
+/* The marker file's whole content: the format on the first line. */
+#define VAULT_MARKER_TEXT VAULT_FORMAT "\nThis is an hsmvault backup vault. " \
+	"Read RECOVERY.md before changing anything here.\n"
+#define VAULT_RECOVERY "RECOVERY.md"
+#define VAULT_POLICY "policy.yaml"
+#define VAULT_SHARES_DIR "shares"
+#define VAULT_KEYS_DIR "keys"
+
+/* Opens the storage named by spec: an existing folder (or, with create, a
+ * path that does not exist yet) is a folder vault; anything else (image
+ * file, block device) is a stick, opened by the stick layer. */
+int vault_open(const char *spec, int create, vfs **out, hv_err *err);
+/* vault_open without create, then vault_check: what read-only commands use. */
+int vault_open_existing(const char *spec, vfs **out, hv_err *err);
+
+/* Writes the skeleton into empty storage: manifest/, shares/, keys/,
+ * RECOVERY.md (recovery_md_text, or rendered from the built-in template
+ * when NULL), manifest version 1 ("vault created"), and last the HSMVAULT
+ * marker, so that a marker means a complete vault. Refuses storage that
+ * already holds a vault or holds anything but lost+found (or the parts an
+ * interrupted vault_init left, which it completes). */
+int vault_init(vfs *v, const char *recovery_md_text, hv_err *err);
+
+/* HV_OK when v holds the HSMVAULT marker of a format this tool reads. */
+int vault_check(vfs *v, hv_err *err);
+
+/* RECOVERY.md for manifest m (NULL: a new, empty vault), from the
+ * template compiled in from vault/RECOVERY.md.in, or from tmpl. *out is
+ * malloc'd. */
+int vault_render_recovery(const manifest *m, char **out, hv_err *err);
+int vault_render_recovery_from(const char *tmpl, const manifest *m, char **out,
+			       hv_err *err);
+/* Renders and writes RECOVERY.md; call after each manifest_append. */
+int vault_write_recovery(vfs *v, const manifest *m, hv_err *err);
+
+/* The template text (generated from vault/RECOVERY.md.in at build time). */
+extern const char vault_recovery_template[];
+
+#endif

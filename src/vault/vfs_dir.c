@@ -1,0 +1,399 @@
+#include "vault/vfs_dir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/fileio.h"
+
+#define VFS_PATH_MAX 1024
+
+struct dir_impl {
+	int rootfd;
+};
+
+static int rootfd_of(vfs *v)
+{
+	return ((struct dir_impl *)v->impl)->rootfd;
+}
+
+int vfs_path_check(const char *path, hv_err *err)
+{
+	if (!path || !*path)
+		return hv_fail(err, HV_EUSAGE, "empty path inside the vault");
+	size_t n = strlen(path);
+	if (n >= VFS_PATH_MAX)
+		return hv_fail(err, HV_EUSAGE, "vault path is longer than %d bytes: %.60s...",
+			       VFS_PATH_MAX - 1, path);
+	if (path[0] == '/')
+		return hv_fail(err, HV_EUSAGE,
+			       "%s is an absolute path: paths in a vault are relative to the vault", path);
+	const char *p = path;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len == 0)
+			return hv_fail(err, HV_EUSAGE, "%s has an empty path component", path);
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return hv_fail(err, HV_EUSAGE,
+				       "%s contains a \".\" or \"..\" component: "
+				       "paths in a vault never leave or revisit a folder", path);
+		if (len > NAME_MAX)
+			return hv_fail(err, HV_EUSAGE, "%s has a component longer than %d bytes",
+				       path, NAME_MAX);
+		if (!slash)
+			return HV_OK;
+		p = slash + 1;
+	}
+}
+
+static int link_refused(vfs *v, const char *path, size_t prefix_len, hv_err *err)
+{
+	return hv_fail(err, HV_EINTEGRITY,
+		       "%.*s is a symbolic link; hsmvault never follows links in a vault (%s): "
+		       "replace it with the real file or folder",
+		       (int)prefix_len, path, v->where);
+}
+
+/* Opens folder comp inside at (comp = path[start .. start+len)), making it
+ * when create is set. *out is -1 when it does not exist (and !create). */
+static int open_sub(vfs *v, int at, const char *path, size_t start, size_t len,
+		    int create, int *out, hv_err *err)
+{
+	char comp[NAME_MAX + 1];
+	memcpy(comp, path + start, len);
+	comp[len] = '\0';
+	int created = 0;
+	*out = -1;
+	if (create) {
+		if (mkdirat(at, comp, 0700) == 0)
+			created = 1;
+		else if (errno != EEXIST)
+			return hv_fail(err, HV_EIO, "cannot create folder %.*s (%s): %s",
+				       (int)(start + len), path, v->where, strerror(errno));
+	}
+	int fd = openat(at, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		struct stat st;
+		if (e == ENOENT)
+			return HV_OK;
+		if (fstatat(at, comp, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (S_ISLNK(st.st_mode))
+				return link_refused(v, path, start + len, err);
+			if (!S_ISDIR(st.st_mode))
+				return hv_fail(err, HV_EINTEGRITY,
+					       "%.*s is not a folder (%s): move it away",
+					       (int)(start + len), path, v->where);
+		}
+		return hv_fail(err, HV_EIO, "cannot open folder %.*s (%s): %s",
+			       (int)(start + len), path, v->where, strerror(e));
+	}
+	/* A new folder entry is durable only once its parent is synced. */
+	if (created && fsync(at) != 0) {
+		int e = errno;
+		close(fd);
+		return hv_fail(err, HV_EIO, "cannot sync the folder above %.*s (%s): %s",
+			       (int)(start + len), path, v->where, strerror(e));
+	}
+	*out = fd;
+	return HV_OK;
+}
+
+/* Walks the folders of path from the vault root. With whole set, the last
+ * component is a folder too; otherwise it is left for the caller and
+ * *base points at it. *dirfd is -1 when a folder is missing. */
+static int walk(vfs *v, const char *path, int whole, int create, int *dirfd,
+		const char **base, hv_err *err)
+{
+	int cur = dup(rootfd_of(v));
+	*dirfd = -1;
+	if (cur < 0)
+		return hv_fail(err, HV_EIO, "cannot use %s: %s", v->where, strerror(errno));
+	size_t start = 0;
+	for (;;) {
+		const char *slash = strchr(path + start, '/');
+		size_t len = slash ? (size_t)(slash - (path + start)) : strlen(path + start);
+		if (!slash && !whole) {
+			if (base)
+				*base = path + start;
+			break;
+		}
+		int next;
+		int rc = open_sub(v, cur, path, start, len, create, &next, err);
+		close(cur);
+		if (rc != HV_OK)
+			return rc;
+		if (next < 0)
+			return HV_OK;
+		cur = next;
+		if (!slash)
+			break;
+		start += len + 1;
+	}
+	*dirfd = cur;
+	return HV_OK;
+}
+
+static int dir_read(vfs *v, const char *path, size_t max, uint8_t **data,
+		    size_t *len, hv_err *err)
+{
+	*data = NULL;
+	*len = 0;
+	int rc = vfs_path_check(path, err);
+	if (rc)
+		return rc;
+	int dfd;
+	const char *base;
+	if ((rc = walk(v, path, 0, 0, &dfd, &base, err)) != HV_OK)
+		return rc;
+	if (dfd < 0)
+		return hv_fail(err, HV_EUSAGE, "%s does not exist (%s)", path, v->where);
+	/* O_NONBLOCK: a FIFO planted in the vault must not hang the open. */
+	int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int e = errno;
+	close(dfd);
+	if (fd < 0) {
+		if (e == ELOOP)
+			return link_refused(v, path, strlen(path), err);
+		if (e == ENOENT)
+			return hv_fail(err, HV_EUSAGE, "%s does not exist (%s)", path, v->where);
+		return hv_fail(err, HV_EIO, "cannot open %s (%s): %s", path, v->where, strerror(e));
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return hv_fail(err, HV_EINTEGRITY, "%s is not a regular file (%s): move it away",
+			       path, v->where);
+	}
+	if ((unsigned long long)st.st_size > max) {
+		close(fd);
+		return hv_fail(err, HV_EINTEGRITY,
+			       "%s is %lld bytes, more than the %zu a vault file of its kind may have (%s)",
+			       path, (long long)st.st_size, max, v->where);
+	}
+	size_t cap = (size_t)st.st_size;
+	uint8_t *buf = malloc(cap ? cap : 1);
+	if (!buf) {
+		close(fd);
+		return hv_fail(err, HV_ENOMEM, "out of memory reading %s", path);
+	}
+	size_t got = 0;
+	while (got < cap) {
+		ssize_t r = read(fd, buf + got, cap - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (got != cap) {
+		free(buf);
+		return hv_fail(err, HV_EIO, "short read on %s (%s)", path, v->where);
+	}
+	*data = buf;
+	*len = got;
+	return HV_OK;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int dir_list(vfs *v, const char *dir, char ***names, size_t *count, hv_err *err)
+{
+	*names = NULL;
+	*count = 0;
+	int dfd;
+	int rc;
+	if (dir && *dir) {
+		if ((rc = vfs_path_check(dir, err)) != HV_OK)
+			return rc;
+		if ((rc = walk(v, dir, 1, 0, &dfd, NULL, err)) != HV_OK)
+			return rc;
+		if (dfd < 0)
+			return HV_OK;
+	} else {
+		dfd = dup(rootfd_of(v));
+		if (dfd < 0)
+			return hv_fail(err, HV_EIO, "cannot use %s: %s", v->where, strerror(errno));
+	}
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return hv_fail(err, HV_EIO, "cannot list %s (%s): %s", dir ? dir : ".", v->where,
+			       strerror(errno));
+	}
+	char **list = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 32;
+			char **nl = realloc(list, nc * sizeof(*nl));
+			if (!nl)
+				goto nomem;
+			list = nl;
+			cap = nc;
+		}
+		if (!(list[n] = strdup(de->d_name)))
+			goto nomem;
+		n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(list, n, sizeof(*list), cmp_names);
+	*names = list;
+	*count = n;
+	return HV_OK;
+nomem:
+	closedir(d);
+	vfs_names_free(list, n);
+	return hv_fail(err, HV_ENOMEM, "out of memory listing %s", dir ? dir : ".");
+}
+
+static int dir_write_atomic(vfs *v, const char *path, const void *data, size_t len,
+			    hv_err *err)
+{
+	int rc = vfs_path_check(path, err);
+	if (rc)
+		return rc;
+	int dfd;
+	const char *base;
+	if ((rc = walk(v, path, 0, 0, &dfd, &base, err)) != HV_OK)
+		return rc;
+	if (dfd < 0)
+		return hv_fail(err, HV_EUSAGE,
+			       "cannot write %s: its folder does not exist (%s)", path, v->where);
+	rc = file_write_atomic_at(dfd, base, data, len, err);
+	close(dfd);
+	if (rc != HV_OK)
+		hv_err_prefix(err, "%s (%s)", path, v->where);
+	return rc;
+}
+
+static int dir_mkdir(vfs *v, const char *path, hv_err *err)
+{
+	int rc = vfs_path_check(path, err);
+	if (rc)
+		return rc;
+	int dfd;
+	if ((rc = walk(v, path, 1, 1, &dfd, NULL, err)) != HV_OK)
+		return rc;
+	if (dfd >= 0)
+		close(dfd);
+	return HV_OK;
+}
+
+static int dir_exists(vfs *v, const char *path, hv_err *err)
+{
+	if (vfs_path_check(path, err) != HV_OK)
+		return -1;
+	int dfd;
+	const char *base;
+	if (walk(v, path, 0, 0, &dfd, &base, err) != HV_OK)
+		return -1;
+	if (dfd < 0)
+		return 0;
+	struct stat st;
+	int r = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW);
+	int e = errno;
+	close(dfd);
+	if (r != 0) {
+		if (e == ENOENT)
+			return 0;
+		hv_fail(err, HV_EIO, "cannot look at %s (%s): %s", path, v->where, strerror(e));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		link_refused(v, path, strlen(path), err);
+		return -1;
+	}
+	return 1;
+}
+
+static int dir_sync(vfs *v, hv_err *err)
+{
+	if (syncfs(rootfd_of(v)) != 0)
+		return hv_fail(err, HV_EIO, "cannot sync %s: %s", v->where, strerror(errno));
+	return HV_OK;
+}
+
+static void dir_close(vfs *v)
+{
+	struct dir_impl *d = v->impl;
+	if (d) {
+		/* Every write was already made durable (fsync of file and
+		 * folder); a syncfs here would flush unrelated data too. */
+		if (d->rootfd >= 0)
+			close(d->rootfd);
+		free(d);
+	}
+	free(v);
+}
+
+static const struct vfs_ops dir_ops = {
+	.read = dir_read,
+	.list = dir_list,
+	.write_atomic = dir_write_atomic,
+	.mkdir = dir_mkdir,
+	.exists = dir_exists,
+	.sync = dir_sync,
+	.close = dir_close,
+};
+
+int vfs_dir_open(const char *path, int create, vfs **out, hv_err *err)
+{
+	*out = NULL;
+	if (!path || !*path)
+		return hv_fail(err, HV_EUSAGE, "no vault folder given");
+	/* "v/" would resolve a link named v despite O_NOFOLLOW. */
+	char p[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(p))
+		return hv_fail(err, HV_EUSAGE, "vault folder path is too long");
+	memcpy(p, path, n + 1);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+
+	if (create && mkdir(p, 0700) != 0 && errno != EEXIST)
+		return hv_fail(err, HV_EIO, "cannot create vault folder %s: %s", p, strerror(errno));
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode))
+			return hv_fail(err, HV_EINTEGRITY,
+				       "vault folder %s is a symbolic link: give the real folder's path", p);
+		if (e == ENOENT)
+			return hv_fail(err, HV_EUSAGE, "no vault folder %s: check the path", p);
+		if (e == ENOTDIR)
+			return hv_fail(err, HV_EUSAGE, "%s is not a folder", p);
+		return hv_fail(err, HV_EIO, "cannot open vault folder %s: %s", p, strerror(e));
+	}
+	vfs *v = calloc(1, sizeof(*v));
+	struct dir_impl *d = calloc(1, sizeof(*d));
+	if (!v || !d) {
+		free(v);
+		free(d);
+		close(fd);
+		return hv_fail(err, HV_ENOMEM, "out of memory opening %s", p);
+	}
+	d->rootfd = fd;
+	v->ops = &dir_ops;
+	v->impl = d;
+	snprintf(v->where, sizeof(v->where), "folder %s", p);
+	*out = v;
+	return HV_OK;
+}

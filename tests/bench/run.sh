@@ -1,0 +1,45 @@
+#!/bin/sh
+# Runs every benchmark of tests/bench and prints their tables.
+#   tests/bench/run.sh [BUILD_DIR]     (default: build-bench at the top)
+# Builds the folder with meson/ninja first if needed. Benchmarks are
+# programs, never meson tests: timing on a shared CI machine is noise.
+# To add one: build it in tests/bench/meson.build and add its name (and
+# arguments) to BENCHES below.
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-"$top/build-bench"}
+
+# name [args...], one per line
+BENCHES='
+bench_kdf
+'
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if [ ! -f "$build/build.ninja" ]; then
+	if ! meson setup "$build" "$top" --buildtype=release >"$log" 2>&1; then
+		cat "$log" >&2
+		echo "run.sh: meson setup of $build failed" >&2
+		exit 1
+	fi
+fi
+targets=$(printf '%s\n' "$BENCHES" | awk 'NF { printf "tests/bench/%s ", $1 }')
+# shellcheck disable=SC2086 # one target per word
+if ! ninja -C "$build" $targets >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "run.sh: building the benchmarks failed" >&2
+	exit 1
+fi
+
+status=0
+printf '%s\n' "$BENCHES" | while read -r name args; do
+	[ -n "$name" ] || continue
+	echo "== $name"
+	# shellcheck disable=SC2086 # args split on purpose
+	if ! "$build/tests/bench/$name" $args; then
+		echo "!! $name failed" >&2
+		exit 1
+	fi
+	echo
+done || status=1
+exit $status

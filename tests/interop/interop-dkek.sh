@@ -1,0 +1,68 @@
+#!/bin/bash
+# DKEK shares both ways between sc-hsm-tool and hsmvault:
+#  - card A: two shares made by sc-hsm-tool --create-dkek-share, imported
+#    with --import-dkek-share; the KCV sc-hsm-tool prints equals the KCV
+#    hsmvault computes from the decrypted share files (and hsmvault card
+#    status shows it too);
+#  - card B: the reference share 1 (written by the real sc-hsm-tool) and a
+#    share file written by hsmvault holding share 2, both imported by
+#    sc-hsm-tool: KCV DBFFED54BA9E1D5B, the value of the reference pair.
+# Each share file costs sc-hsm-tool 3 x 10,000,000 MD5 rounds: slow.
+. "$(dirname "$0")/interop-lib.sh"
+
+RA=$(reader_name 0) RB=$(reader_name 1)
+sim_insert 0 "$W/a.state" --blank --serial HVINTD01
+sim_insert 1 "$W/b.state" --blank --serial HVINTD02
+
+# ---- card A: shares created by sc-hsm-tool ----
+init_card 0 --dkek-shares 2
+run sc-hsm-tool --reader "$RA" --create-dkek-share "$W/s1.pbe" --password "interop-pw-one" ||
+	hv_fail "--create-dkek-share 1"
+run sc-hsm-tool --reader "$RA" --create-dkek-share "$W/s2.pbe" --password "interop-pw-two" ||
+	hv_fail "--create-dkek-share 2"
+[ "$(stat -c %s "$W/s1.pbe")" = 64 ] && [ "$(stat -c %s "$W/s2.pbe")" = 64 ] ||
+	hv_fail "share files are not 64 bytes"
+cmp -s "$W/s1.pbe" "$W/s2.pbe" && hv_fail "two created share files are identical"
+out=$(import_share 0 "$W/s1.pbe" "interop-pw-one")
+echo "$out"
+grep -q "1 share(s) still missing" <<<"$out" || hv_fail "first import: no pending message"
+out=$(import_share 0 "$W/s2.pbe" "interop-pw-two")
+echo "$out"
+kcv_tool=$(sed -n 's/^DKEK key check value *: *//p' <<<"$out")
+[ -n "$kcv_tool" ] || hv_fail "sc-hsm-tool printed no KCV after the last share"
+kcv_hv=$(run "$HV_DKEK_TOOL" kcv "$(pwfile interop-pw-one)" "$W/s1.pbe" \
+	"$(pwfile interop-pw-two)" "$W/s2.pbe") || hv_fail "hsmvault could not decrypt sc-hsm-tool's shares"
+echo "KCV sc-hsm-tool: $kcv_tool  hsmvault: $kcv_hv"
+[ "$kcv_tool" = "$kcv_hv" ] || hv_fail "KCV differs: sc-hsm-tool $kcv_tool, hsmvault $kcv_hv"
+[ "$(card_kcv 0)" = "$kcv_hv" ] || hv_fail "sc-hsm-tool status shows another KCV"
+# hsmvault's own card status reads the same KCV from the card.
+"$HSMVAULT" card status --reader "$RA" --json >"$W/a.json"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["readers"][0]["card"]["dkek"]
+assert d == {"configured": True, "shares_total": 2, "shares_outstanding": 0, "kcv": sys.argv[2]}, d
+' "$W/a.json" "$kcv_hv" || hv_fail "hsmvault card status shows another DKEK state"
+# A wrong password is refused by hsmvault.
+if "$HV_DKEK_TOOL" kcv "$(pwfile wrong-password)" "$W/s1.pbe" 2>"$W/wrong.err"; then
+	hv_fail "hsmvault decrypted a share with a wrong password"
+fi
+grep -qi "password" "$W/wrong.err" || hv_fail "wrong password error unclear: $(cat "$W/wrong.err")"
+
+# ---- card B: the reference share 1 + a share file written by hsmvault ----
+# The reference files decrypt in hsmvault to the documented KCV.
+ref_kcv=$(run "$HV_DKEK_TOOL" kcv "$(pwfile share1password)" "$DATA/dkek-share-1.pbe" \
+	"$(pwfile share2password)" "$DATA/dkek-share-2.pbe")
+[ "$ref_kcv" = DBFFED54BA9E1D5B ] || hv_fail "reference shares give KCV $ref_kcv"
+share2=5fda8a85eefcd1d90a0cfbdd58f1930c3b8f5345fa7983375859d4f2bf16e0bd
+run "$HV_DKEK_TOOL" write "$W/hv-share2.pbe" "$(pwfile hv-written-pw)" "$share2" ||
+	hv_fail "hsmvault could not write a share file"
+cmp -s "$W/hv-share2.pbe" "$DATA/dkek-share-2.pbe" && hv_fail "hsmvault reused the reference salt"
+init_card 1 --dkek-shares 2
+import_share 1 "$DATA/dkek-share-1.pbe" share1password
+out=$(import_share 1 "$W/hv-share2.pbe" hv-written-pw)
+echo "$out"
+kcv_b=$(sed -n 's/^DKEK key check value *: *//p' <<<"$out")
+[ "$kcv_b" = DBFFED54BA9E1D5B ] ||
+	hv_fail "sc-hsm-tool imported hsmvault's share file but the card shows KCV '$kcv_b'"
+
+echo "interop-dkek passed"

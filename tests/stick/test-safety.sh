@@ -1,0 +1,99 @@
+#!/bin/bash
+# Device safety on loop devices and image files: every refusal exits 7 (or
+# 2 for a usage error) with a message naming the reason, and leaves the
+# device byte-for-byte unchanged.
+. "$(dirname "$0")/lib.sh"
+need sfdisk mkfs.ext4 mount python3
+
+sum() { sha256sum "$1" | cut -d' ' -f1; }
+# refused WANT_RC PATTERN DEVICE -- args...: prepare must fail, device unchanged
+refused() {
+	local want=$1 pat=$2 dev=$3; shift 4
+	local before; before=$(sum "$dev")
+	printf '%s\n' "$PASS" | "$HSMVAULT" stick prepare "$dev" --passphrase-fd 0 $FAST "$@" \
+		>"$WORK/out" 2>"$WORK/err"
+	local rc=$?
+	[ "$rc" = "$want" ] || { cat "$WORK/out" "$WORK/err"; fail "$dev $*: exit $rc, expected $want"; }
+	grep -q -- "$pat" "$WORK/err" || { cat "$WORK/err"; fail "message lacks '$pat'"; }
+	[ "$(sum "$dev")" = "$before" ] || fail "$dev changed although refused"
+	ok "refused ($pat): $(tail -1 "$WORK/err" | head -c 200)"
+}
+
+# 1. mounted
+truncate -s 64M "$WORK/fs.img"
+mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$WORK/fs.img"
+l=$(new_loop "$WORK/fs.img")
+mkdir -p "$WORK/mnt"
+mount -o ro "$l" "$WORK/mnt" || fail "mount $l"
+MOUNTS="$WORK/mnt"
+
+refused 7 "is mounted" "$l" -- --batch --confirm-device "$l"
+hv stick list --json | python3 -c "
+import json,sys
+d=[x for x in json.load(sys.stdin) if x['device']=='$l']
+assert d and d[0]['mounted'] and d[0]['type']=='ext4' and not d[0]['removable'], d" \
+	|| fail "stick list --json does not show $l as mounted ext4"
+umount "$WORK/mnt"; MOUNTS=""
+
+# 2. holding a filesystem (now unmounted): needs the confirmation
+refused 7 "filesystem or other signature (ext4" "$l" -- --batch
+refused 7 "does not name" "$l" -- --batch --confirm-device "$WORK/fs.img"
+
+# 3. held open exclusively by another process
+python3 -c "
+import os,sys,time
+fd=os.open('$l', os.O_RDONLY|os.O_EXCL); print('held', flush=True); time.sleep(60)" >"$WORK/holder" &
+holder=$!
+for i in $(seq 50); do grep -q held "$WORK/holder" && break; sleep 0.1; done
+refused 7 "in use" "$l" -- --batch --confirm-device "$l"
+kill $holder; wait $holder 2>/dev/null
+drop_loop "$l"
+
+# 4. partition table
+truncate -s 64M "$WORK/pt.img"
+echo 'label: dos
+,32M,83' | sfdisk -q "$WORK/pt.img" >/dev/null || fail "sfdisk"
+l=$(new_loop "$WORK/pt.img")
+refused 7 "partition table (dos)" "$l" -- --batch
+refused 7 "not report it as removable" "$l" -- --batch
+# not a terminal and no --confirm-device: batch mode is implied
+refused 7 "confirm-device" "$l" --
+drop_loop "$l"
+
+# 5. an empty loop device is still not removable: confirmation needed
+truncate -s 64M "$WORK/blank.img"
+l=$(new_loop "$WORK/blank.img")
+refused 7 "not report it as removable" "$l" -- --batch
+# ... and with it, prepare goes ahead
+printf '%s\n' "$PASS" | "$HSMVAULT" stick prepare "$l" --passphrase-fd 0 $FAST --batch \
+	--confirm-device "$l" >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "confirmed prepare"; }
+cryptsetup isLuks "$l" || fail "confirmed prepare wrote no LUKS header"
+# a LUKS stick is a signature too: preparing it again needs the confirmation
+refused 7 "crypto_LUKS" "$l" -- --batch
+drop_loop "$l"
+
+# 6. image files: a signature needs confirmation; attached to a loop device is in use
+refused 7 "ext4" "$WORK/fs.img" -- --batch
+l=$(new_loop "$WORK/blank.img")
+refused 7 "attached to $l" "$WORK/blank.img" -- --batch --confirm-device "$WORK/blank.img"
+drop_loop "$l"
+refused 2 "drop --size" "$WORK/fs.img" -- --batch --confirm-device "$WORK/fs.img" --size 128M
+
+# 7. typed confirmation on a terminal (script gives the command a pty)
+need script
+l=$(new_loop "$WORK/blank.img")
+before=$(sum "$l")
+printf 'wrong\n' | script -qec "'$HSMVAULT' stick prepare $l --passphrase-fd 3 $FAST 3<<<'$PASS'" \
+	/dev/null >"$WORK/tty.out" 2>&1
+grep -q 'model:      loop device on' "$WORK/tty.out" || fail "model not shown before the question"
+grep -q 'size:       64.0 MiB' "$WORK/tty.out" || fail "size not shown before the question"
+grep -q 'serial:' "$WORK/tty.out" || fail "serial not shown before the question"
+grep -q 'not confirmed' "$WORK/tty.out" || { cat "$WORK/tty.out"; fail "wrong typed confirmation accepted"; }
+[ "$(sum "$l")" = "$before" ] || fail "$l changed after a wrong confirmation"
+ok "wrong typed confirmation refused, device unchanged"
+printf '%s\n' "$l" | script -qec "'$HSMVAULT' stick prepare $l --passphrase-fd 3 $FAST 3<<<'$PASS'" \
+	/dev/null >"$WORK/tty.out" 2>&1
+grep -q "prepared $l: LUKS2" "$WORK/tty.out" || { cat "$WORK/tty.out"; fail "typed confirmation refused"; }
+cryptsetup isLuks "$l" || fail "no LUKS after the typed confirmation"
+ok "typed confirmation accepted"
+drop_loop "$l"
