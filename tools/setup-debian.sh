@@ -10,9 +10,9 @@ packages=(
   libcryptsetup-dev libblkid-dev libpcsclite-dev libssl-dev libyaml-dev
   libcmocka-dev libext2fs-dev
   # cards in tests: a private pcscd with vsmartcard's vpcd reader, OpenSC's tools
-  pcscd vsmartcard-vpcd opensc util-linux
+  pcscd vsmartcard-vpcd opensc util-linux procps openssl python3
   # sticks in tests: cryptsetup, e2fsprogs, loop devices
-  cryptsetup-bin e2fsprogs
+  cryptsetup-bin e2fsprogs fdisk
   # the kernel path under qemu: Debian's kernel, busybox for the initramfs
   qemu-system-x86 busybox-static kmod cpio dmsetup
 )

@@ -222,7 +222,8 @@ static int e_list(vfs *v, const char *dirpath, char ***names, size_t *count, hv_
 		return r ? fs_fail(e, err, r, "listing '%s'", dirpath ? dirpath : "/")
 			 : hv_fail(err, HV_ENOMEM, "out of memory listing a folder");
 	}
-	qsort(c.names, c.count, sizeof(char *), cmp_names);
+	if (c.count > 1) /* qsort's pointer must not be NULL, even for 0 items */
+		qsort(c.names, c.count, sizeof(char *), cmp_names);
 	*names = c.names;
 	*count = c.count;
 	return HV_OK;

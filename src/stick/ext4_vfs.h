@@ -1,4 +1,4 @@
-/* The vault's vfs (vault/vfs.h) over the ext4 filesystem inside an
+/* The vault's vfs (vfs/vfs.h) over the ext4 filesystem inside an
  * unlocked stick, through libext2fs: nothing is mounted.
  *
  * Crash safety without a journal comes from the write order: blocks and
@@ -16,7 +16,7 @@
 
 #include "stick/xts.h"
 #include "util/err.h"
-#include "vault/vfs.h"
+#include "vfs/vfs.h"
 
 /* Takes ownership of vol and of fd (both released by vfs_close, the key
  * wiped). writable 0 opens read-only. where names the stick in messages. */

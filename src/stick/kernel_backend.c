@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vault/vfs_dir.h"
+#include "vfs/vfs_dir.h"
 
 #define NEEDS_MSG "the kernel backend needs root and device-mapper (dm-crypt); " \
 	"use the default userspace backend"

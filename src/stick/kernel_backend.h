@@ -15,7 +15,7 @@
 
 #include "util/err.h"
 #include "util/secbuf.h"
-#include "vault/vfs.h"
+#include "vfs/vfs.h"
 
 /* 0 when this process is root and device-mapper answers; otherwise
  * HV_EUSAGE with "the kernel backend needs root and device-mapper

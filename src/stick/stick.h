@@ -12,7 +12,7 @@
 #include "stick/luks.h"
 #include "util/err.h"
 #include "util/secbuf.h"
-#include "vault/vfs.h"
+#include "vfs/vfs.h"
 
 /* Smallest stick: the 16 MiB LUKS2 header plus a small ext4. */
 #define STICK_MIN_SIZE (32ULL * 1024 * 1024)

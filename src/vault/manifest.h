@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "util/err.h"
-#include "vault/vfs.h"
+#include "vfs/vfs.h"
 
 #define MANIFEST_FORMAT "hsmvault-manifest/1"
 #define MANIFEST_DIR "manifest"

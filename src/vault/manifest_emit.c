@@ -199,8 +199,14 @@ int manifest_emit(const manifest *m, char **out, size_t *len, hv_err *err)
 	*out = NULL;
 	*len = 0;
 	int rc = manifest_validate(m, "new manifest version", err);
-	if (rc != HV_OK)
-		return hv_fail(err, HV_EINTERNAL, "%s (refusing to write it)", err ? err->msg : "");
+	if (rc != HV_OK) {
+		/* The caller built an invalid version: a bug, not bad input.
+		 * Keep the validator's message, which names the field. */
+		hv_err_prefix(err, "refusing to write an invalid manifest");
+		if (err)
+			err->code = HV_EINTERNAL;
+		return HV_EINTERNAL;
+	}
 
 	struct emit x;
 	memset(&x, 0, sizeof(x));

@@ -6,7 +6,7 @@
 
 #include "util/err.h"
 #include "vault/manifest.h"
-#include "vault/vfs.h"
+#include "vfs/vfs.h"
 
 #define VAULT_MARKER "HSMVAULT"
 #define VAULT_FORMAT "hsmvault-vault/1"

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "stick/stick.h"
-#include "vault/vfs_dir.h"
+#include "vfs/vfs_dir.h"
 
 /* ---- STICK BRANCH: the stick layer (src/stick) plugs in here. ----
  * spec is an image file or a block device (or a link to one, such as

@@ -11,7 +11,15 @@
 #include "util/hex.h"
 #include "vault/manifest.h"
 #include "vault/vault.h"
-#include "vault/vfs_dir.h"
+#include "vfs/vfs_dir.h"
+
+const char *const sample_files[] = {
+	"HSMVAULT", "RECOVERY.md", "policy.yaml",
+	"manifest/000001.yaml", "manifest/000002.yaml", "manifest/000003.yaml",
+	"shares/dkek-share-1.pbe", "shares/dkek-share-2.pbe",
+	"keys/" SAMPLE_KCV "/" SAMPLE_KEY_ID ".wrap",
+};
+const size_t sample_file_count = sizeof(sample_files) / sizeof(sample_files[0]);
 
 static const char sample_policy[] =
 	"format: hsmvault-policy/1\n"
@@ -171,6 +179,11 @@ static int build(vfs *v, const char *data_dir, hv_err *err)
 	rc = vault_write_recovery(v, m, err);
 	manifest_free(m);
 	return rc;
+}
+
+int sample_build_vfs(vfs *v, const char *data_dir, hv_err *err)
+{
+	return build(v, data_dir, err);
 }
 
 int sample_build(const char *dir, const char *data_dir, hv_err *err)

@@ -4,10 +4,19 @@
 #ifndef HV_TEST_VAULT_SAMPLE_BUILD_H
 #define HV_TEST_VAULT_SAMPLE_BUILD_H
 
+#include <stddef.h>
+
 #include "util/err.h"
+#include "vfs/vfs.h"
 
 /* dir must not hold a vault yet; data_dir is tests/data/sc-hsm-tool. */
 int sample_build(const char *dir, const char *data_dir, hv_err *err);
+/* The same into an open, empty storage (a stick, say). */
+int sample_build_vfs(vfs *v, const char *data_dir, hv_err *err);
+
+/* Every file of the sample, relative to its root. */
+extern const char *const sample_files[];
+extern const size_t sample_file_count;
 
 /* Known values of the sample (from tests/data/sc-hsm-tool/README.md). */
 #define SAMPLE_KCV "DBFFED54BA9E1D5B"

@@ -13,21 +13,21 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "tvault.h"
 #include "vault/manifest.h"
 #include "vault/vault.h"
-#include "vault/vfs_dir.h"
 
+/* The storage under test: a folder or a stick image (tvault.h). */
 struct fx {
-	char *dir;
-	vfs *v;
+	tvault *t;
+	vfs *v; /* t->v, refreshed by the edit helpers below */
 };
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	f->dir = tu_mkdtemp();
-	hv_err err;
-	assert_int_equal(vfs_dir_open(f->dir, 0, &f->v, &err), HV_OK);
+	f->t = tv_new();
+	f->v = f->t->v;
 	*state = f;
 	return 0;
 }
@@ -35,11 +35,38 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	vfs_close(f->v);
-	tu_rmrf(f->dir);
-	free(f->dir);
+	tv_free(f->t);
 	free(f);
 	return 0;
+}
+
+/* Edits from outside the code under test; on a stick the remove, rename
+ * and symlink helpers reopen the vfs. */
+static char *f_read(struct fx *f, const char *rel, size_t *n) { return tv_read(f->t, rel, n); }
+static void f_write(struct fx *f, const char *rel, const void *d, size_t n)
+{
+	tv_write(f->t, rel, d, n);
+}
+static void f_remove(struct fx *f, const char *rel)
+{
+	tv_remove(f->t, rel);
+	f->v = f->t->v;
+}
+static void f_rename(struct fx *f, const char *from, const char *to)
+{
+	tv_rename(f->t, from, to);
+	f->v = f->t->v;
+}
+static void f_symlink(struct fx *f, const char *target, const char *rel)
+{
+	tv_symlink(f->t, target, rel);
+	f->v = f->t->v;
+}
+static int f_mode(struct fx *f, const char *rel)
+{
+	int m = tv_mode(f->t, rel);
+	f->v = f->t->v;
+	return m;
 }
 
 /* An initialized vault with versions 1..n ("change 2", ...). */
@@ -63,7 +90,7 @@ static void make_versions(struct fx *f, unsigned n)
 static void file_hash(struct fx *f, const char *rel, char out[65])
 {
 	size_t n;
-	char *d = tu_read(tu_path(f->dir, rel), &n);
+	char *d = f_read(f, rel, &n);
 	assert_non_null(d);
 	manifest_sha256_hex(d, n, out);
 	free(d);
@@ -78,20 +105,20 @@ static void init_layout(void **state)
 	assert_int_equal(vault_init(f->v, "# my recovery text\n", &err), HV_OK);
 	assert_int_equal(vault_check(f->v, &err), HV_OK);
 
-	char *marker = tu_read(tu_path(f->dir, "HSMVAULT"), NULL);
+	char *marker = f_read(f, "HSMVAULT", NULL);
 	assert_non_null(marker);
 	assert_int_equal(strncmp(marker, "hsmvault-vault/1\n", 17), 0);
 	free(marker);
-	char *rec = tu_read(tu_path(f->dir, "RECOVERY.md"), NULL);
+	char *rec = f_read(f, "RECOVERY.md", NULL);
 	assert_string_equal(rec, "# my recovery text\n");
 	free(rec);
-	struct stat st;
-	assert_int_equal(stat(tu_path(f->dir, "shares"), &st), 0);
-	assert_true(S_ISDIR(st.st_mode));
-	assert_int_equal(stat(tu_path(f->dir, "keys"), &st), 0);
-	assert_true(S_ISDIR(st.st_mode));
-	assert_int_equal(stat(tu_path(f->dir, "manifest/000001.yaml"), &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
+	int mode = f_mode(f, "shares");
+	assert_true(mode != -1 && S_ISDIR(mode));
+	mode = f_mode(f, "keys");
+	assert_true(mode != -1 && S_ISDIR(mode));
+	mode = f_mode(f, "manifest/000001.yaml");
+	assert_true(mode != -1 && S_ISREG(mode));
+	assert_int_equal(mode & 0777, 0600);
 
 	manifest *m;
 	assert_int_equal(manifest_load_current(f->v, &m, &err), HV_OK);
@@ -107,7 +134,7 @@ static void init_layout(void **state)
 	assert_non_null(strstr(err.msg, "already holds a vault"));
 
 	/* a marker of another format */
-	tu_write(tu_path(f->dir, "HSMVAULT"), "hsmvault-vault/9\n", 17);
+	f_write(f, "HSMVAULT", "hsmvault-vault/9\n", 17);
 	assert_int_equal(vault_check(f->v, &err), HV_EUSAGE);
 	assert_non_null(strstr(err.msg, "hsmvault-vault/9"));
 }
@@ -116,13 +143,14 @@ static void init_refuses_busy_folder(void **state)
 {
 	struct fx *f = *state;
 	hv_err err;
-	tu_write(tu_path(f->dir, "notes.txt"), "mine", 4);
+	f_write(f, "notes.txt", "mine", 4);
 	assert_int_equal(vault_init(f->v, NULL, &err), HV_ESAFETY);
 	assert_non_null(strstr(err.msg, "is not empty (it holds notes.txt)"));
-	assert_int_equal(access(tu_path(f->dir, "manifest"), F_OK), -1);
-	assert_int_equal(unlink(tu_path(f->dir, "notes.txt")), 0);
-	/* a fresh ext4 root has lost+found */
-	assert_int_equal(mkdir(tu_path(f->dir, "lost+found"), 0700), 0);
+	assert_int_equal(f_mode(f, "manifest"), -1);
+	f_remove(f, "notes.txt");
+	/* a fresh ext4 root has lost+found (a stick's has it already) */
+	tv_mkdir(f->t, "lost+found");
+	assert_true(S_ISDIR(f_mode(f, "lost+found")));
 	assert_int_equal(vault_init(f->v, NULL, &err), HV_OK);
 }
 
@@ -138,7 +166,7 @@ static void init_resumes_after_crash(void **state)
 	manifest_free(m);
 	char h1[65];
 	size_t n;
-	char *d = tu_read(tu_path(f->dir, "manifest/000001.yaml"), &n);
+	char *d = f_read(f, "manifest/000001.yaml", &n);
 	manifest_sha256_hex(d, n, h1);
 	free(d);
 	assert_int_equal(vault_check(f->v, &err), HV_EUSAGE);
@@ -156,7 +184,7 @@ static void init_renders_recovery(void **state)
 	struct fx *f = *state;
 	hv_err err;
 	assert_int_equal(vault_init(f->v, NULL, &err), HV_OK);
-	char *rec = tu_read(tu_path(f->dir, "RECOVERY.md"), NULL);
+	char *rec = f_read(f, "RECOVERY.md", NULL);
 	assert_non_null(strstr(rec, "# Restoring this vault by hand"));
 	assert_non_null(strstr(rec, "not known yet"));
 	assert_null(strstr(rec, "@KCV@"));
@@ -226,7 +254,7 @@ static void append_and_load(void **state)
 	file_hash(f, "manifest/000003.yaml", h3);
 	file_hash(f, "manifest/000004.yaml", h4);
 	size_t n1;
-	char *v1 = tu_read(tu_path(f->dir, "manifest/000001.yaml"), &n1);
+	char *v1 = f_read(f, "manifest/000001.yaml", &n1);
 
 	manifest *m;
 	char cur[65];
@@ -246,7 +274,7 @@ static void append_and_load(void **state)
 	assert_non_null(manifest_add_share(m, &s));
 	assert_int_equal(manifest_append(f->v, m, "adds a share", &err), HV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "shares/s1.pbe is missing"));
-	assert_int_equal(access(tu_path(f->dir, "manifest/000005.yaml"), F_OK), -1);
+	assert_false(tv_exists(f->t, "manifest/000005.yaml"));
 	/* with the file present but a different hash, still refused */
 	assert_int_equal(vfs_write_atomic(f->v, "shares/s1.pbe", "share", 5, &err), HV_OK);
 	assert_int_equal(manifest_append(f->v, m, "adds a share", &err), HV_EINTEGRITY);
@@ -263,7 +291,7 @@ static void append_and_load(void **state)
 
 	/* older versions are never rewritten */
 	size_t n1b;
-	char *v1b = tu_read(tu_path(f->dir, "manifest/000001.yaml"), &n1b);
+	char *v1b = f_read(f, "manifest/000001.yaml", &n1b);
 	assert_int_equal(n1, n1b);
 	assert_memory_equal(v1, v1b, n1);
 	free(v1);
@@ -274,7 +302,7 @@ static void append_and_load(void **state)
 	m->version = 4;
 	assert_int_equal(manifest_append(f->v, m, "stale", &err), HV_ESAFETY);
 	assert_non_null(strstr(err.msg, "made from version 4, but the vault's current version is 5"));
-	assert_int_equal(access(tu_path(f->dir, "manifest/000006.yaml"), F_OK), -1);
+	assert_false(tv_exists(f->t, "manifest/000006.yaml"));
 	manifest_free(m);
 
 	/* a one-line change only */
@@ -321,6 +349,8 @@ static void thousand_versions(void **state)
 {
 	struct fx *f = *state;
 	hv_err err;
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
 	assert_int_equal(vault_init(f->v, NULL, &err), HV_OK);
 	manifest *m = manifest_new();
 	for (int i = 2; i <= 1000; i++) {
@@ -331,12 +361,14 @@ static void thousand_versions(void **state)
 				 HV_OK);
 	}
 	manifest_free(m);
-	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	print_message("%s: writing 1000 versions took %.3f s\n", tv_backend_name(),
+		      (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	assert_int_equal(manifest_load_current(f->v, &m, &err), HV_OK);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	print_message("loading 1000 versions with the chain checked took %.3f s\n",
-		      (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+	print_message("%s: loading 1000 versions with the chain checked took %.3f s\n",
+		      tv_backend_name(), (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
 	assert_int_equal(m->version, 1000);
 	assert_string_equal(m->change, "version 1000");
 	manifest_free(m);
@@ -366,13 +398,13 @@ static void break_edited_middle(void **state)
 {
 	struct fx *f = *state;
 	make_versions(f, 6);
-	const char *p = tu_path(f->dir, "manifest/000003.yaml");
+	const char *p = "manifest/000003.yaml";
 	size_t n;
-	char *d = tu_read(p, &n);
+	char *d = f_read(f, p, &n);
 	char *c = strstr(d, "change 3");
 	assert_non_null(c);
 	c[7] = '9'; /* still a valid manifest: only the chain shows the edit */
-	tu_write(p, d, n);
+	f_write(f, p, d, n);
 	free(d);
 	expect_break(f, "manifest/000004.yaml: previous hash does not match manifest/000003.yaml", 3);
 }
@@ -381,7 +413,7 @@ static void break_deleted(void **state)
 {
 	struct fx *f = *state;
 	make_versions(f, 6);
-	assert_int_equal(unlink(tu_path(f->dir, "manifest/000004.yaml")), 0);
+	f_remove(f, "manifest/000004.yaml");
 	expect_break(f, "manifest/000004.yaml is missing (versions jump from manifest/000003.yaml "
 		     "to manifest/000005.yaml)", 3);
 }
@@ -390,7 +422,7 @@ static void break_deleted_first(void **state)
 {
 	struct fx *f = *state;
 	make_versions(f, 3);
-	assert_int_equal(unlink(tu_path(f->dir, "manifest/000001.yaml")), 0);
+	f_remove(f, "manifest/000001.yaml");
 	expect_break(f, "manifest/000001.yaml is missing: the chain must start at version 1", 0);
 }
 
@@ -399,22 +431,16 @@ static void break_renamed(void **state)
 	struct fx *f = *state;
 	make_versions(f, 6);
 	/* the last version moved up a number: a gap and a wrong number */
-	char a[4200];
-	snprintf(a, sizeof(a), "%s", tu_path(f->dir, "manifest/000006.yaml"));
-	assert_int_equal(rename(a, tu_path(f->dir, "manifest/000008.yaml")), 0);
+	f_rename(f, "manifest/000006.yaml", "manifest/000008.yaml");
 	expect_break(f, "manifest/000006.yaml is missing (versions jump from manifest/000005.yaml "
 		     "to manifest/000008.yaml)", 5);
 	/* moved to fill the gap exactly: the number inside gives it away */
-	snprintf(a, sizeof(a), "%s", tu_path(f->dir, "manifest/000008.yaml"));
-	assert_int_equal(rename(a, tu_path(f->dir, "manifest/000006.yaml")), 0);
-	snprintf(a, sizeof(a), "%s", tu_path(f->dir, "manifest/000005.yaml"));
-	assert_int_equal(unlink(a), 0);
-	snprintf(a, sizeof(a), "%s", tu_path(f->dir, "manifest/000006.yaml"));
-	assert_int_equal(rename(a, tu_path(f->dir, "manifest/000005.yaml")), 0);
+	f_rename(f, "manifest/000008.yaml", "manifest/000006.yaml");
+	f_remove(f, "manifest/000005.yaml");
+	f_rename(f, "manifest/000006.yaml", "manifest/000005.yaml");
 	expect_break(f, "manifest/000005.yaml says it is version 6", 4);
 	/* a name that is no version at all */
-	snprintf(a, sizeof(a), "%s", tu_path(f->dir, "manifest/000005.yaml"));
-	assert_int_equal(rename(a, tu_path(f->dir, "manifest/5.yaml")), 0);
+	f_rename(f, "manifest/000005.yaml", "manifest/5.yaml");
 	hv_err err;
 	manifest *m;
 	assert_int_equal(manifest_load_current(f->v, &m, &err), HV_EINTEGRITY);
@@ -425,13 +451,9 @@ static void break_swapped(void **state)
 {
 	struct fx *f = *state;
 	make_versions(f, 6);
-	char a[4200], b[4200], t[4200];
-	snprintf(a, sizeof(a), "%s", tu_path(f->dir, "manifest/000003.yaml"));
-	snprintf(b, sizeof(b), "%s", tu_path(f->dir, "manifest/000004.yaml"));
-	snprintf(t, sizeof(t), "%s", tu_path(f->dir, "manifest/swap"));
-	assert_int_equal(rename(a, t), 0);
-	assert_int_equal(rename(b, a), 0);
-	assert_int_equal(rename(t, b), 0);
+	f_rename(f, "manifest/000003.yaml", "manifest/swap");
+	f_rename(f, "manifest/000004.yaml", "manifest/000003.yaml");
+	f_rename(f, "manifest/swap", "manifest/000004.yaml");
 	expect_break(f, "manifest/000003.yaml says it is version 4: versions were renamed or "
 		     "swapped", 2);
 }
@@ -440,7 +462,7 @@ static void break_bad_yaml_named(void **state)
 {
 	struct fx *f = *state;
 	make_versions(f, 3);
-	tu_write(tu_path(f->dir, "manifest/000002.yaml"), "format: [\n", 10);
+	f_write(f, "manifest/000002.yaml", "format: [\n", 10);
 	expect_break(f, "manifest/000002.yaml:2:1: not valid YAML", 1);
 }
 
@@ -450,7 +472,7 @@ static void leftover_temp_ignored(void **state)
 	hv_err err;
 	make_versions(f, 2);
 	/* what a crash between create and rename leaves behind */
-	tu_write(tu_path(f->dir, "manifest/.000003.yaml.4242.tmp"), "partial", 7);
+	f_write(f, "manifest/.000003.yaml.4242.tmp", "partial", 7);
 	manifest *m;
 	assert_int_equal(manifest_load_current(f->v, &m, &err), HV_OK);
 	assert_int_equal(m->version, 2);
@@ -466,15 +488,15 @@ static void symlinked_version_refused(void **state)
 	struct fx *f = *state;
 	make_versions(f, 3);
 	/* a link to an identical copy: the bytes would verify, the link must not */
-	char copy[4200];
-	snprintf(copy, sizeof(copy), "%s", tu_path(f->dir, "copy.yaml"));
 	size_t n;
-	char *d = tu_read(tu_path(f->dir, "manifest/000002.yaml"), &n);
-	tu_write(copy, d, n);
+	char *d = f_read(f, "manifest/000002.yaml", &n);
+	f_write(f, "copy.yaml", d, n);
 	free(d);
-	assert_int_equal(unlink(tu_path(f->dir, "manifest/000002.yaml")), 0);
-	assert_int_equal(symlink(copy, tu_path(f->dir, "manifest/000002.yaml")), 0);
-	expect_break(f, "manifest/000002.yaml is a symbolic link", 1);
+	f_remove(f, "manifest/000002.yaml");
+	f_symlink(f, "../copy.yaml", "manifest/000002.yaml");
+	expect_break(f, f->t->stick ? "'manifest/000002.yaml' is not a regular file (symbolic "
+				      "links are not followed)"
+				    : "manifest/000002.yaml is a symbolic link", 1);
 }
 
 static void no_manifest(void **state)
@@ -491,25 +513,50 @@ static void open_specs(void **state)
 	struct fx *f = *state;
 	hv_err err;
 	vfs *v;
-	assert_int_equal(vault_open(f->dir, 0, &v, &err), HV_OK);
+	const char *dir = f->t->spec;
+	assert_int_equal(vault_open(dir, 0, &v, &err), HV_OK);
 	vfs_close(v);
-	tu_write(tu_path(f->dir, "image.img"), "LUKS", 4);
-	assert_int_equal(vault_open(tu_path(f->dir, "image.img"), 0, &v, &err), HV_EUSAGE);
-	assert_non_null(strstr(err.msg, "sticks are opened by the stick layer"));
-	assert_int_equal(vault_open(tu_path(f->dir, "nope"), 0, &v, &err), HV_EUSAGE);
+	tu_write(tu_path(dir, "image.img"), "LUKS", 4);
+	assert_int_equal(vault_open(tu_path(dir, "image.img"), 0, &v, &err), HV_EUSAGE);
+	assert_non_null(strstr(err.msg, "holds no LUKS2 header"));
+	assert_int_equal(vault_open(tu_path(dir, "nope"), 0, &v, &err), HV_EUSAGE);
 	assert_non_null(strstr(err.msg, "no vault at"));
-	assert_int_equal(vault_open(tu_path(f->dir, "new"), 1, &v, &err), HV_OK);
+	assert_int_equal(vault_open(tu_path(dir, "new"), 1, &v, &err), HV_OK);
 	assert_int_equal(vault_init(v, NULL, &err), HV_OK);
 	vfs_close(v);
-	assert_int_equal(vault_open_existing(tu_path(f->dir, "new"), &v, &err), HV_OK);
+	assert_int_equal(vault_open_existing(tu_path(dir, "new"), &v, &err), HV_OK);
 	vfs_close(v);
-	assert_int_equal(vault_open_existing(f->dir, &v, &err), HV_EUSAGE);
+	assert_int_equal(vault_open_existing(dir, &v, &err), HV_EUSAGE);
 	assert_non_null(strstr(err.msg, "no HSMVAULT marker"));
+}
+
+/* The stick's counterpart of open_specs: vault_open_existing on the image
+ * file, the passphrase through a descriptor as a command gets it. */
+static void open_specs_stick(void **state)
+{
+	struct fx *f = *state;
+	hv_err err;
+	vfs *v = NULL;
+	assert_int_equal(tv_open_existing(f->t, &v, &err), HV_EUSAGE);
+	assert_non_null(strstr(err.msg, "no HSMVAULT marker"));
+	assert_null(v);
+	tv_resume(f->t);
+	f->v = f->t->v;
+	assert_int_equal(vault_init(f->v, NULL, &err), HV_OK);
+	assert_int_equal(tv_open_existing(f->t, &v, &err), HV_OK);
+	manifest *m;
+	assert_int_equal(manifest_load_current(v, &m, &err), HV_OK);
+	assert_int_equal(m->version, 1);
+	manifest_free(m);
+	vfs_close(v);
+	tv_resume(f->t);
+	f->v = f->t->v;
 }
 
 int main(void)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+	/* Both backends: everything but the folder's own vault_open specs. */
 	const struct CMUnitTest tests[] = {
 		T(init_layout),
 		T(init_refuses_busy_folder),
@@ -529,5 +576,13 @@ int main(void)
 		T(no_manifest),
 		T(open_specs),
 	};
-	return cmocka_run_group_tests_name("chain", tests, NULL, NULL);
+	size_t n = sizeof(tests) / sizeof(tests[0]);
+	struct CMUnitTest on_stick[sizeof(tests) / sizeof(tests[0])];
+	memcpy(on_stick, tests, sizeof(tests));
+	/* open_specs gives folder paths to vault_open */
+	on_stick[n - 1] = (struct CMUnitTest)T(open_specs_stick);
+	char name[32];
+	snprintf(name, sizeof(name), "chain (%s)", tv_backend_name());
+	return _cmocka_run_group_tests(name, tv_backend_is_stick() ? on_stick : tests, n, NULL,
+				       NULL);
 }

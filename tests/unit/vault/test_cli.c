@@ -10,7 +10,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "sample_build.h"
 #include "testutil.h"
+#include "tvault.h"
 #include "vault/manifest.h"
 
 struct run {
@@ -18,13 +20,29 @@ struct run {
 	char *out, *err;
 };
 
+/* The stick that hv() unlocks for the command (its passphrase through a
+ * pipe named in HSMVAULT_STICK_PASSPHRASE_FD), or NULL. */
+static tvault *stick_for_hv;
+
 static struct run hv(const char *a1, const char *a2, const char *a3, const char *a4,
 		     const char *a5, const char *a6)
 {
 	char *argv[] = { (char *)tu_env("HSMVAULT_BIN"), (char *)a1, (char *)a2, (char *)a3,
 			 (char *)a4, (char *)a5, (char *)a6, NULL };
+	int fd = -1;
+	if (stick_for_hv) {
+		tv_suspend(stick_for_hv);
+		fd = tv_passphrase_pipe(stick_for_hv);
+		char num[16];
+		snprintf(num, sizeof(num), "%d", fd);
+		setenv("HSMVAULT_STICK_PASSPHRASE_FD", num, 1);
+	}
 	struct run r;
 	r.rc = tu_run(argv, &r.out, &r.err);
+	if (fd >= 0) {
+		unsetenv("HSMVAULT_STICK_PASSPHRASE_FD");
+		close(fd);
+	}
 	return r;
 }
 
@@ -48,21 +66,40 @@ static int count_lines(const char *s)
 	return n;
 }
 
-static char *copy_sample(char **tmp)
+/* A private copy of the sample on the backend under test; hv() opens it. */
+static tvault *copy_sample(void)
 {
-	*tmp = tu_mkdtemp();
-	char *dir = malloc(4200);
-	snprintf(dir, 4200, "%s/v", *tmp);
-	tu_copy_tree(tu_env("VAULT_SAMPLE_DIR"), dir);
-	return dir;
+	tvault *t = tv_new();
+	tv_copy_in(t, tu_env("VAULT_SAMPLE_DIR"), sample_files, sample_file_count);
+	if (t->stick)
+		stick_for_hv = t;
+	return t;
+}
+
+static void drop_sample(tvault *t)
+{
+	stick_for_hv = NULL;
+	tv_free(t);
+}
+
+/* The sample as the backend under test holds it: the committed folder, or
+ * a stick holding a copy (*t, to drop_sample afterwards). */
+static const char *sample_path(tvault **t)
+{
+	*t = NULL;
+	if (!tv_backend_is_stick())
+		return tu_env("VAULT_SAMPLE_DIR");
+	*t = copy_sample();
+	return (*t)->spec;
 }
 
 static void log_sample(void **state)
 {
 	(void)state;
-	const char *s = tu_env("VAULT_SAMPLE_DIR");
+	tvault *t;
+	const char *s = sample_path(&t);
 	size_t n;
-	char *v3 = tu_read(tu_path(s, "manifest/000003.yaml"), &n);
+	char *v3 = tu_read(tu_path(tu_env("VAULT_SAMPLE_DIR"), "manifest/000003.yaml"), &n);
 	char h3[65];
 	manifest_sha256_hex(v3, n, h3);
 	free(v3);
@@ -86,15 +123,20 @@ static void log_sample(void **state)
 	expect_has(r.out, h3);
 	expect_has(r.out, "\"ok\":true}");
 	run_free(&r);
+	drop_sample(t);
 }
 
 static void show_sample(void **state)
 {
 	(void)state;
-	const char *s = tu_env("VAULT_SAMPLE_DIR");
+	tvault *t;
+	const char *s = sample_path(&t);
+	char of[4200];
+	snprintf(of, sizeof(of), "of %s %s", t ? "stick" : "folder", s);
 	struct run r = hv("show", "--vault", s, NULL, NULL, NULL);
 	assert_int_equal(r.rc, 0);
-	expect_has(r.out, "manifest version 3 of folder ");
+	expect_has(r.out, "manifest version 3 ");
+	expect_has(r.out, of);
 	expect_has(r.out, "(current)");
 	expect_has(r.out, "label myfirst_keypair, key reference 1, EC P-256");
 	expect_has(r.out, "scheme password, holder: alice");
@@ -103,7 +145,8 @@ static void show_sample(void **state)
 
 	r = hv("show", "--vault", s, "--version", "2", NULL);
 	assert_int_equal(r.rc, 0);
-	expect_has(r.out, "manifest version 2 of folder ");
+	expect_has(r.out, "manifest version 2 ");
+	expect_has(r.out, of);
 	assert_null(strstr(r.out, "(current)"));
 	expect_has(r.out, "keys            0");
 	run_free(&r);
@@ -123,6 +166,7 @@ static void show_sample(void **state)
 	r = hv("show", "--vault", s, "--version", "x", NULL);
 	assert_int_equal(r.rc, HV_EUSAGE);
 	run_free(&r);
+	drop_sample(t);
 }
 
 static void usage_errors(void **state)
@@ -162,15 +206,16 @@ static void usage_errors(void **state)
 static void broken_chain(void **state)
 {
 	(void)state;
-	char *tmp, *dir = copy_sample(&tmp);
+	tvault *t = copy_sample();
+	const char *dir = t->spec;
 	/* edit version 2 so that it still parses */
-	const char *p = tu_path(dir, "manifest/000002.yaml");
+	const char *p = "manifest/000002.yaml";
 	size_t n;
-	char *d = tu_read(p, &n);
+	char *d = tv_read(t, p, &n);
 	char *c = strstr(d, "card set created");
 	assert_non_null(c);
 	c[0] = 'C';
-	tu_write(p, d, n);
+	tv_write(t, p, d, n);
 	free(d);
 
 	struct run r = hv("log", "--vault", dir, NULL, NULL, NULL);
@@ -199,20 +244,19 @@ static void broken_chain(void **state)
 	assert_int_equal(r.rc, HV_EINTEGRITY);
 	expect_has(r.out, "manifest version 1 of");
 	run_free(&r);
-	tu_rmrf(tmp);
-	free(tmp);
-	free(dir);
+	drop_sample(t);
 }
 
 static void tampered_share(void **state)
 {
 	(void)state;
-	char *tmp, *dir = copy_sample(&tmp);
-	const char *p = tu_path(dir, "shares/dkek-share-1.pbe");
+	tvault *t = copy_sample();
+	const char *dir = t->spec;
+	const char *p = "shares/dkek-share-1.pbe";
 	size_t n;
-	char *d = tu_read(p, &n);
+	char *d = tv_read(t, p, &n);
 	d[20] ^= 0x80;
-	tu_write(p, d, n);
+	tv_write(t, p, d, n);
 	free(d);
 	struct run r = hv("log", "--vault", dir, NULL, NULL, NULL);
 	assert_int_equal(r.rc, HV_EINTEGRITY);
@@ -228,9 +272,7 @@ static void tampered_share(void **state)
 	r = hv("show", "--vault", dir, "--version", "2", NULL);
 	assert_int_equal(r.rc, 0);
 	run_free(&r);
-	tu_rmrf(tmp);
-	free(tmp);
-	free(dir);
+	drop_sample(t);
 }
 
 int main(void)
@@ -242,5 +284,14 @@ int main(void)
 		cmocka_unit_test(broken_chain),
 		cmocka_unit_test(tampered_share),
 	};
-	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+	const struct CMUnitTest on_stick[] = {
+		cmocka_unit_test(log_sample),
+		cmocka_unit_test(show_sample),
+		cmocka_unit_test(broken_chain),
+		cmocka_unit_test(tampered_share),
+	};
+	/* usage_errors names folders and missing paths: nothing of a stick */
+	if (tv_backend_is_stick())
+		return cmocka_run_group_tests_name("cli (stick)", on_stick, NULL, NULL);
+	return cmocka_run_group_tests_name("cli (folder)", tests, NULL, NULL);
 }

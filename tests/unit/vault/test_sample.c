@@ -13,18 +13,14 @@
 
 #include "sample_build.h"
 #include "testutil.h"
+#include "tvault.h"
 #include "policy/policy.h"
 #include "util/hex.h"
 #include "vault/manifest.h"
 #include "vault/vault.h"
-#include "vault/vfs_dir.h"
+#include "vfs/vfs_dir.h"
 
-static const char *sample_files[] = {
-	"HSMVAULT", "RECOVERY.md", "policy.yaml",
-	"manifest/000001.yaml", "manifest/000002.yaml", "manifest/000003.yaml",
-	"shares/dkek-share-1.pbe", "shares/dkek-share-2.pbe",
-	"keys/" SAMPLE_KCV "/" SAMPLE_KEY_ID ".wrap",
-};
+#define SAMPLE_FILES sample_file_count
 
 static manifest *load(const char *dir, hv_err *err, int *rc)
 {
@@ -35,6 +31,40 @@ static manifest *load(const char *dir, hv_err *err, int *rc)
 		return NULL;
 	*rc = manifest_load_current(v, &m, err);
 	vfs_close(v);
+	return m;
+}
+
+/* A copy of the committed sample on the backend under test. */
+static tvault *sample_copy(void)
+{
+	tvault *t = tv_new();
+	tv_copy_in(t, tu_env("VAULT_SAMPLE_DIR"), sample_files, SAMPLE_FILES);
+	return t;
+}
+
+/* Opens t as a command would (vault_open_existing) and loads it. */
+static manifest *load_tv(tvault *t, hv_err *err, int *rc)
+{
+	vfs *v;
+	manifest *m = NULL;
+	*rc = tv_open_existing(t, &v, err);
+	if (*rc == HV_OK) {
+		*rc = manifest_load_current(v, &m, err);
+		vfs_close(v);
+	}
+	tv_resume(t);
+	return m;
+}
+
+/* The sample as the backend under test holds it: the committed folder
+ * itself, or a fresh stick holding a copy of its files. */
+static manifest *load_sample(hv_err *err, int *rc)
+{
+	if (!tv_backend_is_stick())
+		return load(tu_env("VAULT_SAMPLE_DIR"), err, rc);
+	tvault *t = sample_copy();
+	manifest *m = load_tv(t, err, rc);
+	tv_free(t);
 	return m;
 }
 
@@ -55,9 +85,9 @@ static void sample_loads(void **state)
 	(void)state;
 	hv_err err;
 	int rc;
-	manifest *m = load(tu_env("VAULT_SAMPLE_DIR"), &err, &rc);
+	manifest *m = load_sample(&err, &rc);
 	if (rc)
-		fail_msg("sample vault: %s", err.msg);
+		fail_msg("sample vault on the %s: %s", tv_backend_name(), err.msg);
 	assert_int_equal(m->version, 3);
 	assert_string_equal(m->dkek_kcv, SAMPLE_KCV);
 	assert_string_equal(m->policy_name, "ca-root");
@@ -93,14 +123,28 @@ static void sample_policy_parses(void **state)
 	(void)state;
 	policy p;
 	hv_err err;
-	const char *path = tu_path(tu_env("VAULT_SAMPLE_DIR"), "policy.yaml");
-	if (policy_load(path, &p, &err) != HV_OK)
-		fail_msg("sample policy.yaml: %s", err.msg);
+	int rc;
+	manifest *m;
+	if (!tv_backend_is_stick()) {
+		const char *path = tu_path(tu_env("VAULT_SAMPLE_DIR"), "policy.yaml");
+		if (policy_load(path, &p, &err) != HV_OK)
+			fail_msg("sample policy.yaml: %s", err.msg);
+		m = load(tu_env("VAULT_SAMPLE_DIR"), &err, &rc);
+	} else {
+		/* the bytes as the stick gives them back */
+		tvault *t = sample_copy();
+		size_t n;
+		char *text = tv_read(t, "policy.yaml", &n);
+		assert_non_null(text);
+		if (policy_parse("policy.yaml on the stick", (const uint8_t *)text, n, &p, &err))
+			fail_msg("sample policy.yaml on the stick: %s", err.msg);
+		free(text);
+		m = load_tv(t, &err, &rc);
+		tv_free(t);
+	}
 	assert_string_equal(p.name, "ca-root");
 	assert_int_equal(p.n_shares, 2);
 	assert_int_equal(p.card_count, 2);
-	int rc;
-	manifest *m = load(tu_env("VAULT_SAMPLE_DIR"), &err, &rc);
 	assert_int_equal(rc, HV_OK);
 	char hex[65];
 	hex_encode(p.sha256, 32, hex, 0);
@@ -153,13 +197,37 @@ static void schema_doc_covers_fields(void **state)
 static void sample_is_what_the_code_writes(void **state)
 {
 	(void)state;
+	hv_err err;
+	if (tv_backend_is_stick()) {
+		/* built on a stick: the same bytes as in the committed folder */
+		tvault *t = tv_new();
+		if (sample_build_vfs(t->v, tu_env("SCHSM_DATA_DIR"), &err) != HV_OK)
+			fail_msg("building the sample on a stick: %s", err.msg);
+		for (size_t i = 0; i < SAMPLE_FILES; i++) {
+			size_t a, b;
+			char *want = tu_read(tu_path(tu_env("VAULT_SAMPLE_DIR"), sample_files[i]), &a);
+			char *got = tv_read(t, sample_files[i], &b);
+			if (!want || !got || a != b || memcmp(want, got, a) != 0)
+				fail_msg("%s built on a stick differs from vault/sample/%s",
+					 sample_files[i], sample_files[i]);
+			free(want);
+			free(got);
+		}
+		int rc;
+		manifest *m = load_tv(t, &err, &rc);
+		if (rc)
+			fail_msg("the sample built on a stick does not load: %s", err.msg);
+		assert_int_equal(m->version, 3);
+		manifest_free(m);
+		tv_free(t);
+		return;
+	}
 	char *tmp = tu_mkdtemp();
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/sample", tmp);
-	hv_err err;
 	if (sample_build(dir, tu_env("SCHSM_DATA_DIR"), &err) != HV_OK)
 		fail_msg("building the sample: %s", err.msg);
-	for (size_t i = 0; i < sizeof(sample_files) / sizeof(sample_files[0]); i++) {
+	for (size_t i = 0; i < SAMPLE_FILES; i++) {
 		size_t a, b;
 		char *want = tu_read(tu_path(tu_env("VAULT_SAMPLE_DIR"), sample_files[i]), &a);
 		char *got = tu_read(tu_path(dir, sample_files[i]), &b);
@@ -196,7 +264,7 @@ static void sample_recovery_page(void **state)
 	free(rec);
 }
 
-/* A private copy of the sample to damage. */
+/* A private copy of the sample to damage (folder-only tests). */
 static char *copy_sample(char **tmp)
 {
 	*tmp = tu_mkdtemp();
@@ -217,41 +285,88 @@ static void expect_load_fails(const char *dir, int code, const char *needle)
 	assert_null(m);
 }
 
-static void flip_byte(const char *path, size_t at)
+static void expect_tv_fails(tvault *t, int code, const char *needle)
+{
+	hv_err err;
+	hv_err_clear(&err);
+	int rc;
+	manifest *m = load_tv(t, &err, &rc);
+	if (rc != code || !strstr(err.msg, needle))
+		fail_msg("%s: expected code %d naming \"%s\", got %d: %s", tv_backend_name(), code,
+			 needle, rc, err.msg);
+	assert_null(m);
+}
+
+static void flip_byte(tvault *t, const char *rel, size_t at)
 {
 	size_t n;
-	char *d = tu_read(path, &n);
+	char *d = tv_read(t, rel, &n);
 	assert_non_null(d);
 	assert_true(at < n);
 	d[at] ^= 1;
-	tu_write(path, d, n);
+	tv_write(t, rel, d, n);
 	free(d);
 }
+
+#define KEYFILE "keys/" SAMPLE_KCV "/" SAMPLE_KEY_ID ".wrap"
 
 static void tampered_files_named(void **state)
 {
 	(void)state;
-	char *tmp, *dir = copy_sample(&tmp);
-	flip_byte(tu_path(dir, "shares/dkek-share-2.pbe"), 40);
-	expect_load_fails(dir, HV_EINTEGRITY, "shares/dkek-share-2.pbe: sha256 does not match the "
-			  "one manifest/000003.yaml records");
-	flip_byte(tu_path(dir, "shares/dkek-share-2.pbe"), 40);
-	flip_byte(tu_path(dir, "keys/" SAMPLE_KCV "/" SAMPLE_KEY_ID ".wrap"), 100);
-	expect_load_fails(dir, HV_EINTEGRITY, "keys/" SAMPLE_KCV "/" SAMPLE_KEY_ID ".wrap: sha256 "
-			  "does not match");
-	assert_int_equal(unlink(tu_path(dir, "keys/" SAMPLE_KCV "/" SAMPLE_KEY_ID ".wrap")), 0);
-	expect_load_fails(dir, HV_EINTEGRITY, "keys/" SAMPLE_KCV "/" SAMPLE_KEY_ID ".wrap is missing "
-			  "but manifest/000003.yaml names it");
-	tu_rmrf(tmp);
-	free(tmp);
-	free(dir);
+	tvault *t = sample_copy();
+	int rc;
+	hv_err err;
+	manifest *m = load_tv(t, &err, &rc);
+	if (rc)
+		fail_msg("the undamaged copy does not load: %s", err.msg);
+	manifest_free(m);
+	flip_byte(t, "shares/dkek-share-2.pbe", 40);
+	expect_tv_fails(t, HV_EINTEGRITY, "shares/dkek-share-2.pbe: sha256 does not match the "
+			"one manifest/000003.yaml records");
+	flip_byte(t, "shares/dkek-share-2.pbe", 40);
+	flip_byte(t, KEYFILE, 100);
+	expect_tv_fails(t, HV_EINTEGRITY, KEYFILE ": sha256 does not match");
+	tv_remove(t, KEYFILE);
+	expect_tv_fails(t, HV_EINTEGRITY, KEYFILE " is missing but manifest/000003.yaml names it");
+	tv_free(t);
 
-	dir = copy_sample(&tmp);
-	flip_byte(tu_path(dir, "policy.yaml"), 10);
-	expect_load_fails(dir, HV_EINTEGRITY, "policy.yaml: sha256 does not match");
-	tu_rmrf(tmp);
-	free(tmp);
-	free(dir);
+	t = sample_copy();
+	flip_byte(t, "policy.yaml", 10);
+	expect_tv_fails(t, HV_EINTEGRITY, "policy.yaml: sha256 does not match");
+	tv_free(t);
+}
+
+/* Links inside the vault, on either backend (a stick gets its links
+ * through libext2fs): each stands for an identical copy, so only the
+ * link itself can be refused. */
+static void symlinks_in_vault_refused(void **state)
+{
+	(void)state;
+	int stick = tv_backend_is_stick();
+	tvault *t = sample_copy();
+	size_t n;
+	char *d = tv_read(t, "shares/dkek-share-1.pbe", &n);
+	tv_write(t, "share-copy", d, n);
+	free(d);
+	tv_remove(t, "shares/dkek-share-1.pbe");
+	tv_symlink(t, "../share-copy", "shares/dkek-share-1.pbe");
+	expect_tv_fails(t, HV_EINTEGRITY, stick ? "'shares/dkek-share-1.pbe' is not a regular file"
+					       : "shares/dkek-share-1.pbe is a symbolic link");
+	tv_free(t);
+
+	t = sample_copy();
+	tv_rename(t, "keys/" SAMPLE_KCV, "keys/elsewhere");
+	tv_symlink(t, "elsewhere", "keys/" SAMPLE_KCV);
+	expect_tv_fails(t, HV_EINTEGRITY, stick ? "'" SAMPLE_KCV "' in '" KEYFILE "' is not a folder"
+					       : "keys/" SAMPLE_KCV " is a symbolic link");
+	tv_free(t);
+
+	t = sample_copy();
+	tv_rename(t, "manifest", "elsewhere");
+	tv_symlink(t, "elsewhere", "manifest");
+	expect_tv_fails(t, HV_EINTEGRITY,
+			stick ? "'manifest' in 'manifest' is not a folder" : "manifest is a symbolic link");
+	tv_free(t);
 }
 
 static void symlinks_in_sample_refused(void **state)
@@ -298,7 +413,7 @@ static void symlinks_in_sample_refused(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest folder[] = {
 		cmocka_unit_test(sample_loads),
 		cmocka_unit_test(sample_policy_parses),
 		cmocka_unit_test(sample_manifest_doc_matches),
@@ -307,6 +422,17 @@ int main(void)
 		cmocka_unit_test(sample_recovery_page),
 		cmocka_unit_test(tampered_files_named),
 		cmocka_unit_test(symlinks_in_sample_refused),
+		cmocka_unit_test(symlinks_in_vault_refused),
 	};
-	return cmocka_run_group_tests_name("sample", tests, NULL, NULL);
+	/* The documents' own checks read the committed folder only. */
+	const struct CMUnitTest stick[] = {
+		cmocka_unit_test(sample_loads),
+		cmocka_unit_test(sample_policy_parses),
+		cmocka_unit_test(sample_is_what_the_code_writes),
+		cmocka_unit_test(tampered_files_named),
+		cmocka_unit_test(symlinks_in_vault_refused),
+	};
+	if (tv_backend_is_stick())
+		return cmocka_run_group_tests_name("sample (stick)", stick, NULL, NULL);
+	return cmocka_run_group_tests_name("sample (folder)", folder, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
-#include "vault/vfs_dir.h"
+#include "vfs/vfs_dir.h"
 
 struct fx {
 	char *dir;

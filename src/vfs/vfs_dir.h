@@ -3,7 +3,7 @@
 #ifndef HV_VAULT_VFS_DIR_H
 #define HV_VAULT_VFS_DIR_H
 
-#include "vault/vfs.h"
+#include "vfs/vfs.h"
 
 /* Opens the folder at path; with create, makes it (mode 0700) when absent.
  * The folder itself and every component below it are opened without

@@ -1,4 +1,4 @@
-#include "vault/vfs.h"
+#include "vfs/vfs.h"
 
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-#include "vault/vfs_dir.h"
+#include "vfs/vfs_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
