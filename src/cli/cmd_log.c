@@ -1,15 +1,14 @@
 /* hsmvault log: every manifest version of a vault, oldest first, with the
  * chain checked as it is read. A break is printed after the versions
  * before it and ends the command with HV_EINTEGRITY. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/vault_args.h"
 #include "util/json.h"
 #include "vault/manifest.h"
-#include "vault/vault.h"
 
 struct log_ctx {
 	int json;
@@ -19,7 +18,7 @@ struct log_ctx {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hsmvault log --vault FOLDER|IMAGE|DEVICE [--json]\n\n"
+	fprintf(f, "usage: hsmvault log --vault FOLDER|IMAGE|DEVICE [--json] [--passphrase-fd N]\n\n"
 		   "Lists every manifest version, oldest first: number, time, sha256 of the\n"
 		   "version file, and the change it recorded. The hash chain and the files\n"
 		   "the current version names are checked; a break is named and the exit\n"
@@ -48,59 +47,29 @@ static int visit(const manifest *m, const char *sha256, void *p)
 	return HV_OK;
 }
 
-/* --json always gives a document, even when the vault cannot be opened. */
-static void json_failure(const char *spec, int rc, const hv_err *err)
-{
-	json_out j;
-	json_init(&j, stdout);
-	json_obj_begin(&j, NULL);
-	json_str(&j, "vault", spec);
-	json_bool(&j, "ok", 0);
-	json_obj_begin(&j, "error");
-	json_str(&j, "code", hv_code_name(rc));
-	json_str(&j, "message", err ? err->msg : "");
-	json_obj_end(&j);
-	json_obj_end(&j);
-	json_finish(&j);
-}
-
 int cmd_log(int argc, char **argv, hv_err *err)
 {
 	static const struct option opts[] = {
 		{ "vault", required_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "passphrase-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *spec = NULL;
+	struct vault_args a;
+	int rc = vault_args_parse(argc, argv, "log", opts, NULL, NULL, &a, err);
+	if (rc != HV_OK)
+		return rc;
+	if (a.help) {
+		usage(stdout);
+		return HV_OK;
+	}
 	struct log_ctx c;
 	memset(&c, 0, sizeof(c));
-	optind = 1;
-	opterr = 0;
-	int o;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'v': spec = optarg; break;
-		case 'j': c.json = 1; break;
-		case 'h': usage(stdout); return HV_OK;
-		default:
-			return hv_fail(err, HV_EUSAGE, "unknown or incomplete option %s: see "
-				       "'hsmvault log --help'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return hv_fail(err, HV_EUSAGE, "unexpected argument %s: see 'hsmvault log --help'",
-			       argv[optind]);
-	if (!spec)
-		return hv_fail(err, HV_EUSAGE, "which vault? give --vault FOLDER|IMAGE|DEVICE");
-
+	c.json = a.json;
 	vfs *v;
-	int rc = vault_open_existing(spec, &v, err);
-	if (rc != HV_OK) {
-		if (c.json)
-			json_failure(spec, rc, err);
+	if ((rc = vault_args_open(&a, &v, err)) != HV_OK)
 		return rc;
-	}
 	if (c.json) {
 		json_init(&c.j, stdout);
 		json_obj_begin(&c.j, NULL);
@@ -116,13 +85,7 @@ int cmd_log(int argc, char **argv, hv_err *err)
 		rc = manifest_check_files(v, c.last, err);
 	if (c.json) {
 		json_arr_end(&c.j);
-		json_bool(&c.j, "ok", rc == HV_OK);
-		if (rc != HV_OK) {
-			json_obj_begin(&c.j, "error");
-			json_str(&c.j, "code", hv_code_name(rc));
-			json_str(&c.j, "message", err ? err->msg : "");
-			json_obj_end(&c.j);
-		}
+		vault_args_json_result(&c.j, rc, err);
 		json_obj_end(&c.j);
 		json_finish(&c.j);
 	} else {

@@ -2,15 +2,14 @@
  * --version N). The chain up to the end is checked; on a break the last
  * verified version asked for is still printed, then the break is named
  * and the exit status is HV_EINTEGRITY. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/vault_args.h"
 #include "util/json.h"
 #include "vault/manifest.h"
-#include "vault/vault.h"
 
 struct show_ctx {
 	unsigned long want;      /* 0: the highest */
@@ -21,7 +20,8 @@ struct show_ctx {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hsmvault show --vault FOLDER|IMAGE|DEVICE [--version N] [--json]\n\n"
+	fprintf(f, "usage: hsmvault show --vault FOLDER|IMAGE|DEVICE [--version N] [--json]\n"
+		   "                     [--passphrase-fd N]\n\n"
 		   "Shows one manifest version in full: the current one, or version N.\n"
 		   "The hash chain is checked from version 1, and for the current version\n"
 		   "every file it names; a break is named and the exit status is 5.\n");
@@ -212,20 +212,11 @@ static int parse_version(const char *s, unsigned long *out, hv_err *err)
 	return HV_OK;
 }
 
-/* --json always gives a document, even when the vault cannot be opened. */
-static void json_failure(const char *spec, int rc, const hv_err *err)
+static int show_option(int opt, const char *arg, void *p, hv_err *err)
 {
-	json_out j;
-	json_init(&j, stdout);
-	json_obj_begin(&j, NULL);
-	json_str(&j, "vault", spec);
-	json_bool(&j, "ok", 0);
-	json_obj_begin(&j, "error");
-	json_str(&j, "code", hv_code_name(rc));
-	json_str(&j, "message", err ? err->msg : "");
-	json_obj_end(&j);
-	json_obj_end(&j);
-	json_finish(&j);
+	struct show_ctx *c = p;
+	(void)opt; /* --version is show's only option of its own */
+	return parse_version(arg, &c->want, err);
 }
 
 int cmd_show(int argc, char **argv, hv_err *err)
@@ -234,42 +225,23 @@ int cmd_show(int argc, char **argv, hv_err *err)
 		{ "vault", required_argument, NULL, 'v' },
 		{ "version", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "passphrase-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *spec = NULL;
-	int json = 0, rc;
 	struct show_ctx c;
 	memset(&c, 0, sizeof(c));
-	optind = 1;
-	opterr = 0;
-	int o;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'v': spec = optarg; break;
-		case 'n':
-			if ((rc = parse_version(optarg, &c.want, err)) != HV_OK)
-				return rc;
-			break;
-		case 'j': json = 1; break;
-		case 'h': usage(stdout); return HV_OK;
-		default:
-			return hv_fail(err, HV_EUSAGE, "unknown or incomplete option %s: see "
-				       "'hsmvault show --help'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return hv_fail(err, HV_EUSAGE, "unexpected argument %s: see 'hsmvault show --help'",
-			       argv[optind]);
-	if (!spec)
-		return hv_fail(err, HV_EUSAGE, "which vault? give --vault FOLDER|IMAGE|DEVICE");
-
-	vfs *v;
-	if ((rc = vault_open_existing(spec, &v, err)) != HV_OK) {
-		if (json)
-			json_failure(spec, rc, err);
+	struct vault_args a;
+	int rc = vault_args_parse(argc, argv, "show", opts, show_option, &c, &a, err);
+	if (rc != HV_OK)
 		return rc;
+	if (a.help) {
+		usage(stdout);
+		return HV_OK;
 	}
+	vfs *v;
+	if ((rc = vault_args_open(&a, &v, err)) != HV_OK)
+		return rc;
 	rc = manifest_walk(v, visit, &c, err);
 	if (rc == HV_ENOMEM && err && !err->msg[0])
 		hv_fail(err, HV_ENOMEM, "out of memory reading the manifest");
@@ -281,7 +253,7 @@ int cmd_show(int argc, char **argv, hv_err *err)
 	if (rc == HV_OK && !c.m)
 		rc = hv_fail(err, HV_EUSAGE, "%s has %lu manifest version(s); there is no version %lu",
 			     v->where, c.seen, c.want);
-	if (json) {
+	if (a.json) {
 		json_out j;
 		json_init(&j, stdout);
 		json_obj_begin(&j, NULL);
@@ -289,13 +261,7 @@ int cmd_show(int argc, char **argv, hv_err *err)
 		json_bool(&j, "current", current);
 		if (c.m)
 			print_json(&j, c.m, c.sha256);
-		json_bool(&j, "ok", rc == HV_OK);
-		if (rc != HV_OK) {
-			json_obj_begin(&j, "error");
-			json_str(&j, "code", hv_code_name(rc));
-			json_str(&j, "message", err ? err->msg : "");
-			json_obj_end(&j);
-		}
+		vault_args_json_result(&j, rc, err);
 		json_obj_end(&j);
 		json_finish(&j);
 	} else if (c.m) {

@@ -83,17 +83,30 @@ static int check_counts(unsigned threshold, unsigned total, hv_err *err)
 	return 0;
 }
 
-int nofm_split_with(const uint8_t secret[NOFM_SECRET_LEN], uint64_t prime,
-		    const uint64_t *coeffs, unsigned threshold, unsigned total,
-		    nofm_share *shares, hv_err *err)
+/* What both splits refuse; *s is the secret as a number (the caller wipes it). */
+static int check_split(const uint8_t secret[NOFM_SECRET_LEN], unsigned threshold,
+		       unsigned total, uint64_t *s, hv_err *err)
 {
 	int rc = check_counts(threshold, total, err);
 	if (rc)
 		return rc;
-	uint64_t s = be64(secret);
-	if (s & TOP_BIT)
+	*s = be64(secret);
+	if (*s & TOP_BIT) {
+		secure_wipe(s, sizeof *s);
 		return hv_fail(err, HV_EUSAGE,
 			       "the password to split must be below 2^63 (first byte < 80)");
+	}
+	return 0;
+}
+
+int nofm_split_with(const uint8_t secret[NOFM_SECRET_LEN], uint64_t prime,
+		    const uint64_t *coeffs, unsigned threshold, unsigned total,
+		    nofm_share *shares, hv_err *err)
+{
+	uint64_t s;
+	int rc = check_split(secret, threshold, total, &s, err);
+	if (rc)
+		return rc;
 	if ((prime & TOP_BIT) == 0 || s >= prime)
 		return hv_fail(err, HV_EINTERNAL, "the prime must be 64 bits and above the secret");
 	for (unsigned i = 0; i + 1 < threshold; i++)
@@ -115,13 +128,10 @@ int nofm_split_with(const uint8_t secret[NOFM_SECRET_LEN], uint64_t prime,
 int nofm_split(const uint8_t secret[NOFM_SECRET_LEN], unsigned threshold,
 	       unsigned total, uint64_t *prime, nofm_share *shares, hv_err *err)
 {
-	int rc = check_counts(threshold, total, err);
+	uint64_t s;
+	int rc = check_split(secret, threshold, total, &s, err);
 	if (rc)
 		return rc;
-	uint64_t s = be64(secret);
-	if (s & TOP_BIT)
-		return hv_fail(err, HV_EUSAGE,
-			       "the password to split must be below 2^63 (first byte < 80)");
 	BIGNUM *bp = BN_new();
 	uint64_t p = 0;
 	if (!bp)

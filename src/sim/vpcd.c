@@ -39,6 +39,12 @@ static int read_full(int fd, uint8_t *p, size_t n)
 {
 	size_t got = 0;
 	while (got < n) {
+		/* vpcd writes a frame's length and body separately without
+		 * TCP_NODELAY: Nagle holds the body until the length is acked,
+		 * and a delayed ACK would cost 40 ms per APDU. Quick ACK is
+		 * cleared by the kernel after use, so it is set before each read. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 		ssize_t r = read(fd, p + got, n - got);
 		if (r == 0)
 			return got == 0 ? 0 : -1;

@@ -37,28 +37,33 @@ int file_read_at(int dirfd, const char *path, size_t max,
 			       "%s is %lld bytes, more than the %zu expected: check the file name",
 			       path, (long long)st.st_size, max);
 	}
-	size_t cap = (size_t)st.st_size;
-	uint8_t *buf = malloc(cap ? cap : 1);
-	if (!buf) {
-		close(fd);
-		return hv_fail(err, HV_ENOMEM, "out of memory reading %s", path);
-	}
+	int rc = file_read_fd(fd, (size_t)st.st_size, path, data, err);
+	close(fd);
+	if (rc == HV_OK)
+		*len = (size_t)st.st_size;
+	return rc;
+}
+
+int file_read_fd(int fd, size_t size, const char *name, uint8_t **data, hv_err *err)
+{
+	*data = NULL;
+	uint8_t *buf = malloc(size ? size : 1);
+	if (!buf)
+		return hv_fail(err, HV_ENOMEM, "out of memory reading %s", name);
 	size_t got = 0;
-	while (got < cap) {
-		ssize_t r = read(fd, buf + got, cap - got);
+	while (got < size) {
+		ssize_t r = read(fd, buf + got, size - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		got += (size_t)r;
 	}
-	close(fd);
-	if (got != cap) {
+	if (got != size) {
 		free(buf);
-		return hv_fail(err, HV_EIO, "short read on %s", path);
+		return hv_fail(err, HV_EIO, "short read on %s", name);
 	}
 	*data = buf;
-	*len = got;
 	return HV_OK;
 }
 

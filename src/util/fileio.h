@@ -18,6 +18,12 @@ int file_read_at(int dirfd, const char *path, size_t max,
 int file_read(const char *path, size_t max, uint8_t **data, size_t *len,
 	      hv_err *err);
 
+/* Reads exactly size bytes (the size fstat gave; the caller has checked
+ * it) from the open fd into a malloc'd *data, which the caller frees; an
+ * empty file still gives a non-NULL buffer. The fd stays open. A short
+ * read is HV_EIO; errors name `name`. */
+int file_read_fd(int fd, size_t size, const char *name, uint8_t **data, hv_err *err);
+
 /* Creates or replaces name in dirfd: temporary file in the same folder
  * (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), write, fsync, rename over name,
  * fsync of the folder. A symlink at name is refused. */

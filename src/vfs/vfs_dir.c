@@ -178,29 +178,13 @@ static int dir_read(vfs *v, const char *path, size_t max, uint8_t **data,
 			       "%s is %lld bytes, more than the %zu a vault file of its kind may have (%s)",
 			       path, (long long)st.st_size, max, v->where);
 	}
-	size_t cap = (size_t)st.st_size;
-	uint8_t *buf = malloc(cap ? cap : 1);
-	if (!buf) {
-		close(fd);
-		return hv_fail(err, HV_ENOMEM, "out of memory reading %s", path);
-	}
-	size_t got = 0;
-	while (got < cap) {
-		ssize_t r = read(fd, buf + got, cap - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	char name[HV_ERR_MSG_MAX + sizeof(v->where)]; /* never cut: -Wformat-truncation */
+	snprintf(name, sizeof(name), "%s (%s)", path, v->where);
+	rc = file_read_fd(fd, (size_t)st.st_size, name, data, err);
 	close(fd);
-	if (got != cap) {
-		free(buf);
-		return hv_fail(err, HV_EIO, "short read on %s (%s)", path, v->where);
-	}
-	*data = buf;
-	*len = got;
-	return HV_OK;
+	if (rc == HV_OK)
+		*len = (size_t)st.st_size;
+	return rc;
 }
 
 static int cmp_names(const void *a, const void *b)

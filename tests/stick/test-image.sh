@@ -54,6 +54,11 @@ assert "vault" not in s, "status without a passphrase must not read the vault"
 PY
 	hv_pass stick open "$img" >"$WORK/open.out" 2>&1 || { cat "$WORK/open.out"; fail "open"; }
 	grep -q 'manifest version 1' "$WORK/open.out" || fail "open summary: $(cat "$WORK/open.out")"
+	# log and show read a stick's passphrase from --passphrase-fd too
+	hv_pass log --vault "$img" >"$WORK/log.out" 2>&1 || { cat "$WORK/log.out"; fail "log --vault IMAGE"; }
+	grep -qE '^ +1 .* vault created$' "$WORK/log.out" || fail "log: $(cat "$WORK/log.out")"
+	hv_pass show --vault "$img" --json >"$WORK/show.json" 2>&1 || fail "show --vault IMAGE"
+	grep -q '"version":1' "$WORK/show.json" || fail "show --json: $(cat "$WORK/show.json")"
 done
 
 img="$WORK/s4096.img"
