@@ -68,9 +68,14 @@ static int random_u64(uint64_t *v)
 
 int nofm_new_password(uint8_t pw[NOFM_SECRET_LEN], hv_err *err)
 {
-	if (RAND_bytes(pw, NOFM_SECRET_LEN) != 1)
-		return hv_fail(err, HV_EINTERNAL, "the random number generator failed");
-	pw[0] &= 0x7F;
+	/* sc-hsm-tool rebuilds the password as a minimal big-endian number:
+	 * a leading 00 byte would be lost and the share could not be imported
+	 * by hand. Drawing again costs 1/128 of the first byte's values. */
+	do {
+		if (RAND_bytes(pw, NOFM_SECRET_LEN) != 1)
+			return hv_fail(err, HV_EINTERNAL, "the random number generator failed");
+		pw[0] &= 0x7F;
+	} while (pw[0] == 0);
 	return 0;
 }
 

@@ -29,7 +29,8 @@ typedef struct nofm_share {
 	uint64_t value;  /* f(x) mod p: secret to its holder */
 } nofm_share;
 
-/* 8 random bytes with the top bit cleared (secret < 2^63, as the tool). */
+/* 8 random bytes with the top bit cleared (secret < 2^63, as the tool) and
+ * a first byte that is never 00, so sc-hsm-tool alone can rebuild it. */
 int nofm_new_password(uint8_t pw[NOFM_SECRET_LEN], hv_err *err);
 
 /* Splits secret (big-endian, top bit clear) into shares x = 1..total, any

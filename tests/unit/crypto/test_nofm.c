@@ -70,6 +70,7 @@ static void test_random_splits(void **state)
 		uint8_t pw[8], s[8];
 		assert_int_equal(nofm_new_password(pw, &err), 0);
 		assert_true(pw[0] < 0x80);
+		assert_true(pw[0] != 0);
 		uint64_t p = 0;
 		nofm_share sh[5];
 		assert_int_equal(nofm_split(pw, t, 5, &p, sh, &err), 0);
@@ -123,6 +124,23 @@ static void test_leading_zero(void **state)
 	uint64_t v;
 	assert_int_equal(nofm_parse_hex(t, "v", &v, &err), 0);
 	assert_true(v == 0);
+}
+
+/* Without the redraw 1 in 128 passwords starts with 00, which sc-hsm-tool
+ * cannot rebuild: 20,000 draws would show about 156 of them. */
+static void test_new_password_never_leading_zero(void **state)
+{
+	(void)state;
+	hv_err err;
+	uint8_t pw[8];
+	unsigned seen_low = 0;
+	for (int i = 0; i < 20000; i++) {
+		assert_int_equal(nofm_new_password(pw, &err), 0);
+		assert_int_not_equal(pw[0], 0);
+		assert_true(pw[0] < 0x80);
+		seen_low += pw[0] == 1;
+	}
+	assert_true(seen_low > 0); /* the redraw keeps the rest of the range */
 }
 
 static void test_bad_input(void **state)
@@ -235,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_v5_combine),
 		cmocka_unit_test(test_random_splits),
 		cmocka_unit_test(test_leading_zero),
+		cmocka_unit_test(test_new_password_never_leading_zero),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_real_share_nm),
 	};
