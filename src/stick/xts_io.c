@@ -14,7 +14,7 @@ static xts_volume *slots[XTS_IO_SLOTS];
 static char last_error[HV_ERR_MSG_MAX];
 
 /* Crash-test hook state: writes left before SIGKILL, -1 when off. */
-static long kill_after = -2;
+static long kill_after = -1; /* test hook: see xts_io_kill_after_writes() */
 
 struct xts_chan {
 	xts_volume *vol;
@@ -51,14 +51,13 @@ static errcode_t fail_from(hv_err *e)
 	return e->code == HV_ENOMEM ? EXT2_ET_NO_MEMORY : EIO;
 }
 
+void xts_io_kill_after_writes(long n)
+{
+	kill_after = n > 0 ? n : -1;
+}
+
 static void count_write(void)
 {
-	if (kill_after == -2) {
-		const char *s = getenv("HSMVAULT_TEST_KILL_AFTER_WRITES");
-		kill_after = s && *s ? strtol(s, NULL, 10) : -1;
-		if (kill_after == 0)
-			kill_after = -1;
-	}
 	if (kill_after > 0 && --kill_after == 0)
 		raise(SIGKILL);
 }

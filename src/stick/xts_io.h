@@ -1,10 +1,7 @@
 /* A libext2fs io_manager over an xts_volume: ext2fs reads and writes
  * plaintext blocks, the stick only ever sees ciphertext. Discards are not
  * passed through and zero-outs write encrypted zeros.
- *
- * Test hook: when HSMVAULT_TEST_KILL_AFTER_WRITES=N is set in the
- * environment, the process kills itself with SIGKILL right after its N-th
- * write through this layer (crash-consistency tests). */
+ */
 #ifndef HV_STICK_XTS_IO_H
 #define HV_STICK_XTS_IO_H
 
@@ -15,6 +12,11 @@
 #include "stick/xts.h"
 
 extern io_manager xts_io_manager;
+
+/* Test hook for crash-consistency tests, called only by test programs
+ * (never by hsmvault itself): the process kills itself with SIGKILL right
+ * after its n-th write through this layer. n <= 0 turns it off. */
+void xts_io_kill_after_writes(long n);
 
 /* Registers v and writes the name to hand to ext2fs_open2() or
  * ext2fs_initialize() with xts_io_manager. 0, or -1 when all slots are

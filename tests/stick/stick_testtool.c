@@ -20,6 +20,7 @@
 #include "stick/luks.h"
 #include "stick/stick.h"
 #include "stick/xts.h"
+#include "stick/xts_io.h"
 #include "util/prompt.h"
 #include "vault/manifest.h"
 #include "vault/vault.h"
@@ -136,6 +137,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1], *stick = argv[2], *arg = argv[3];
+	/* The crash test asks this tool (not hsmvault) to die after N writes. */
+	const char *kill_after = getenv("HSMVAULT_TEST_KILL_AFTER_WRITES");
+	if (kill_after && *kill_after)
+		xts_io_kill_after_writes(strtol(kill_after, NULL, 10));
 	secbuf *pass = NULL;
 	if (secret_from_fd(0, LUKS_PASSPHRASE_MAX, &pass, &e))
 		return die(&e);

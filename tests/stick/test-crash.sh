@@ -1,8 +1,8 @@
 #!/bin/bash
 # Crash consistency of the userspace backend. A writer adds a share file,
 # appends manifest version 3 naming it and replaces RECOVERY.md; it is
-# killed (SIGKILL, through the io layer's HSMVAULT_TEST_KILL_AFTER_WRITES
-# hook) after its 1st, 2nd, ... write until it survives. After every kill:
+# killed (SIGKILL: stick_testtool passes HSMVAULT_TEST_KILL_AFTER_WRITES to the io layer's
+# test hook) after its 1st, 2nd, ... write until it survives. After every kill:
 #  - the vault loads (chain and file hashes checked) at version 2 or 3;
 #  - version 2 is byte-identical, RECOVERY.md is the old or the new one;
 #  - e2fsck -fn on the decrypted copy finds nothing in passes 1-3 and only
