@@ -6,16 +6,7 @@
 source "$(dirname "$0")/vmlib.sh"
 
 pass='vm test passphrase' # the same as in kernel_backend_check.c
-disks=()
-for sector in 512 4096; do
-	img=$scratch/stick-$sector.img
-	truncate -s 64M "$img"
-	printf '%s' "$pass" | cryptsetup luksFormat --batch-mode --type luks2 \
-		--pbkdf argon2id --pbkdf-force-iterations 4 --pbkdf-memory 32 \
-		--pbkdf-parallel 1 --sector-size "$sector" --key-file - "$img" ||
-		fail "cryptsetup luksFormat on the host failed"
-	disks+=("$img")
-done
+host_luks_images "$pass"
 cat > "$scratch/vm.sh" <<VM_SCRIPT
 for dev in vda vdb; do
 	echo "== /dev/\$dev"

@@ -27,6 +27,23 @@ note() {
 
 # A scratch folder for this test, removed on exit.
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/hsmvault-qemu.XXXXXX")
+# host_luks_images PASSPHRASE: two 64 MiB LUKS2 images made by plain
+# cryptsetup on the host (512- and 4096-byte sectors, the cheapest PBKDF),
+# listed in the array disks for run_vm.
+host_luks_images() {
+	disks=()
+	local sector img
+	for sector in 512 4096; do
+		img=$scratch/stick-$sector.img
+		truncate -s 64M "$img"
+		printf '%s' "$1" | cryptsetup luksFormat --batch-mode --type luks2 \
+			--pbkdf argon2id --pbkdf-force-iterations 4 --pbkdf-memory 32 \
+			--pbkdf-parallel 1 --sector-size "$sector" --key-file - "$img" ||
+			fail "cryptsetup luksFormat on the host failed"
+		disks+=("$img")
+	done
+}
+
 cleanup_scratch() { [ -n "${HSMVAULT_KEEP_SCRATCH:-}" ] || rm -rf "$scratch"; }
 trap cleanup_scratch EXIT
 
