@@ -13,5 +13,11 @@ int cmd_show(int argc, char **argv, hv_err *err);
 int cmd_card(int argc, char **argv, hv_err *err);
 int cmd_stick(int argc, char **argv, hv_err *err);
 int cmd_policy(int argc, char **argv, hv_err *err);
+/* part:enroll */
+/* part:reshare */
+/* part:backup */
+/* part:verify */
+/* part:restore */
+/* part:drill */
 
 #endif

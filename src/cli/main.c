@@ -16,6 +16,12 @@ static const struct command commands[] = {
 	{ "card", cmd_card, "card status: readers, cards, PIN tries, DKEK, keys" },
 	{ "stick", cmd_stick, "list, prepare, open, close and inspect vault sticks" },
 	{ "policy", cmd_policy, "check a policy file and describe it" },
+	/* part:enroll */
+	/* part:reshare */
+	/* part:backup */
+	/* part:verify */
+	/* part:restore */
+	/* part:drill */
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,54 @@
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flows/flow.h"
+#include "util/prompt.h"
+
+static pthread_mutex_t say_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void flow_say(const flow_ctx *fc, const char *fmt, ...)
+{
+	if (!fc || !fc->out)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	/* One lock for the whole line: card threads must not interleave. */
+	pthread_mutex_lock(&say_lock);
+	vfprintf(fc->out, fmt, ap);
+	fputc('\n', fc->out);
+	fflush(fc->out);
+	pthread_mutex_unlock(&say_lock);
+	va_end(ap);
+}
+
+int flow_confirm_card(const flow_ctx *fc, const char *card_id, const char *serial,
+		      const char *why)
+{
+	for (size_t i = 0; i < fc->n_confirmed; i++) {
+		const char *c = fc->confirmed[i];
+		if ((card_id && !strcmp(c, card_id)) || (serial && !strcasecmp(c, serial)))
+			return 1;
+	}
+	if (fc->batch || !flow_secrets_interactive(fc->secrets))
+		return 0;
+	char q[512];
+	snprintf(q, sizeof(q),
+		 "Card %s %s.\nEverything on it will be erased. Type its serial (%s) to go on: ",
+		 serial ? serial : card_id, why, serial ? serial : card_id);
+	hv_err err;
+	hv_err_clear(&err);
+	return prompt_confirm(q, serial ? serial : card_id, &err) == 0;
+}
+
+void flow_time_now(char *out, size_t outsz)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -1,0 +1,46 @@
+/* hsmvault verify: checks the cards present against the vault (or against
+ * a public record): each card belongs to the set, its KCV matches, every
+ * key on it has a blob, every blob is intact (sha256; MAC under the DKEK
+ * when shares are unlocked), public keys match; deep: each key signs a
+ * fresh challenge checked against the recorded public key. Every
+ * difference is collected, not only the first. */
+#ifndef HV_FLOWS_VERIFY_H
+#define HV_FLOWS_VERIFY_H
+
+#include <stddef.h>
+
+#include "flows/flow.h"
+#include "util/err.h"
+#include "util/json.h"
+#include "vfs/vfs.h"
+
+typedef struct verify_finding {
+	char *card;              /* card id, or NULL for vault-wide findings */
+	char *what;              /* one line: "key 01 (signer): no blob in the vault" */
+} verify_finding;
+
+typedef struct verify_report {
+	size_t cards_checked;
+	size_t keys_checked;
+	verify_finding *findings;
+	size_t n_findings;
+	int stale;               /* last verification older than max_age_days */
+	char last_verified[32];  /* "" when never */
+} verify_report;
+
+typedef struct verify_opts {
+	const char *record_path; /* --record FILE instead of a vault (v NULL) */
+	int with_shares;         /* --with-shares: unlock shares, check MACs */
+	int record_result;       /* write a verification entry into the vault
+				  * (a new manifest version); vault only */
+} verify_opts;
+
+/* HV_OK when everything matches, HV_EMISMATCH when any finding exists
+ * (err says how many), other codes when the check could not run. */
+int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report *rep,
+		hv_err *err);
+void verify_report_free(verify_report *rep);
+/* The report as members of an open JSON object. */
+void verify_report_json(const verify_report *rep, json_out *j);
+
+#endif
