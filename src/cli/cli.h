@@ -14,10 +14,13 @@ int cmd_card(int argc, char **argv, hv_err *err);
 int cmd_stick(int argc, char **argv, hv_err *err);
 int cmd_policy(int argc, char **argv, hv_err *err);
 /* part:enroll */
+int cmd_enroll(int argc, char **argv, hv_err *err);
 /* part:reshare */
 /* part:backup */
+int cmd_backup(int argc, char **argv, hv_err *err);
 /* part:verify */
 /* part:restore */
+int cmd_restore(int argc, char **argv, hv_err *err);
 /* part:drill */
 
 #endif

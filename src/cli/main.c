@@ -17,10 +17,13 @@ static const struct command commands[] = {
 	{ "stick", cmd_stick, "list, prepare, open, close and inspect vault sticks" },
 	{ "policy", cmd_policy, "check a policy file and describe it" },
 	/* part:enroll */
+	{ "enroll", cmd_enroll, "create a card set under a policy: shares, cards, manifest" },
 	/* part:reshare */
 	/* part:backup */
+	{ "backup", cmd_backup, "wrap every key of the cards present into the vault" },
 	/* part:verify */
 	/* part:restore */
+	{ "restore", cmd_restore, "rebuild the card set from the vault (resumable)" },
 	/* part:drill */
 };
 

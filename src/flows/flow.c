@@ -1,4 +1,6 @@
 #include <pthread.h>
+#include <signal.h>
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,4 +53,40 @@ void flow_time_now(char *out, size_t outsz)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+void flow_catch_interrupt(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a prompt waiting on the terminal must return. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int flow_interrupted(void)
+{
+	return interrupted != 0;
+}
+
+int flow_cancelled(hv_err *err, const char *state)
+{
+	return hv_fail(err, HV_ECANCEL, "interrupted: %s", state);
+}
+
+int flow_random(void *out, size_t len, hv_err *err)
+{
+	if (RAND_priv_bytes(out, (int)len) != 1)
+		return hv_fail(err, HV_EINTERNAL, "the random generator failed");
+	return HV_OK;
 }

@@ -40,6 +40,17 @@ void flow_say(const flow_ctx *fc, const char *fmt, ...)
 int flow_confirm_card(const flow_ctx *fc, const char *card_id, const char *serial,
 		      const char *why);
 
+/* Ctrl-C: after flow_catch_interrupt(), SIGINT and SIGTERM only set a
+ * flag (and make a waiting prompt return HV_ECANCEL); flows check
+ * flow_interrupted() between steps so that nothing is left half done. */
+void flow_catch_interrupt(void);
+int flow_interrupted(void);
+/* HV_ECANCEL with a message saying what state things were left in. */
+int flow_cancelled(hv_err *err, const char *state);
+
+/* Fresh secret random bytes (OpenSSL's private generator). */
+int flow_random(void *out, size_t len, hv_err *err);
+
 /* The current UTC time as "2026-11-28T04:07:09Z" (out >= 21 bytes). */
 void flow_time_now(char *out, size_t outsz);
 

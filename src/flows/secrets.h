@@ -3,8 +3,9 @@
  * drill). Every secret has a batch NAME:
  *
  *   share-N          password of DKEK share N (scheme "password")
- *   share-N-HOLDER   HOLDER's part of share N's split password (n-of-m),
- *                    "ID HEX" as sc-hsm-tool prints it (ID decimal)
+ *   share-N-HOLDER   HOLDER's part of share N's split password (n-of-m):
+ *                    "PRIME ID VALUE" as sc-hsm-tool prints them (prime and
+ *                    value in hex, "f5:56:46:c9:a5:a1:01:87"; ID decimal)
  *   pin              user PIN of the set (6..16 characters)
  *   so-pin           SO-PIN of the set (16 hex digits)
  *   current-so-pin   SO-PIN a card already has, when it differs from so-pin
@@ -49,6 +50,10 @@ int flow_secrets_interactive(const flow_secrets *s);
  * min..max: HV_EUSAGE naming the secret (the terminal re-asks instead). */
 int flow_secret_get(flow_secrets *s, const char *name, const char *prompt,
 		    size_t min, size_t max, secbuf **out, hv_err *err);
+
+/* 1 when a table source holds NAME (batch: which holders of a split
+ * share came); 0 otherwise and always for the terminal. */
+int flow_secret_has(const flow_secrets *s, const char *name);
 
 /* A new secret: at the terminal asked twice (re-asked on mismatch or
  * when too short); from a table as flow_secret_get. */

@@ -1,0 +1,125 @@
+/* hsmvault enroll: a new card set under a policy (flows/enroll.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/flow_args.h"
+#include "flows/enroll.h"
+#include "util/fileio.h"
+#include "util/json.h"
+#include "vault/vault.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hsmvault enroll --vault FOLDER|IMAGE|DEVICE --policy FILE\n"
+		"                       [--secrets-fd N [--reveal-fd N]] [--wipe CARD]...\n"
+		"                       [--reader R] [--passphrase-fd N] [--json]\n\n"
+		"Creates the DKEK shares the policy names (each holder types a password\n"
+		"twice, or a random password is split n-of-m and each holder is shown\n"
+		"their part alone), initializes every card of the set (SO-PIN and PIN\n"
+		"asked twice), imports the shares, checks that every card reports the\n"
+		"same KCV, and records policy, shares and cards in a new manifest\n"
+		"version. A card that holds keys or another DKEK is only initialized\n"
+		"after its serial is typed, or named with --wipe SERIAL.\n"
+		"A FOLDER vault is created when it does not exist; a stick must be\n"
+		"prepared first (hsmvault stick prepare).\n\n"
+		"Batch mode (--secrets-fd N): lines 'share-1 PASSWORD', ..., 'so-pin\n"
+		"16HEX', 'pin PIN' (and 'current-so-pin 16HEX' for cards already\n"
+		"initialized); parts of split shares go to --reveal-fd.\n");
+}
+
+struct enroll_opts {
+	const char *policy;
+};
+
+static int own(int opt, const char *arg, void *ctx, hv_err *err)
+{
+	struct enroll_opts *o = ctx;
+	if (opt == FLOW_OPT_OWN) {
+		o->policy = arg;
+		return HV_OK;
+	}
+	return hv_fail(err, HV_EUSAGE, "unknown option: see 'hsmvault enroll --help'");
+}
+
+/* An existing vault, or a new folder vault. */
+static int open_or_create(const flow_args *fa, vfs **v, hv_err *err)
+{
+	int rc = flow_args_open_vault(fa, v, err);
+	if (rc == HV_OK)
+		return rc;
+	hv_err first = *err;
+	vfs *nv;
+	if (vault_open(fa->vault, 1, &nv, err) != HV_OK) {
+		*err = first;
+		return rc;
+	}
+	if (vault_check(nv, err) == HV_OK) {
+		*v = nv;
+		return HV_OK;
+	}
+	if ((rc = vault_init(nv, NULL, err)) != HV_OK) {
+		vfs_close(nv);
+		return rc;
+	}
+	*v = nv;
+	return HV_OK;
+}
+
+int cmd_enroll(int argc, char **argv, hv_err *err)
+{
+	static const struct option opts[] = {
+		FLOW_ARGS_OPTIONS,
+		{ "policy", required_argument, NULL, FLOW_OPT_OWN },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct enroll_opts o = { 0 };
+	flow_args fa;
+	int rc = flow_args_parse(argc, argv, "enroll", opts, own, &o, 1, &fa, err);
+	if (rc == HV_OK && fa.help) {
+		usage(stdout);
+		return flow_args_finish(&fa, HV_OK, err);
+	}
+	if (rc == HV_OK && !o.policy)
+		rc = hv_fail(err, HV_EUSAGE, "which policy? give --policy FILE (examples in "
+			     "policies/)");
+	policy p;
+	uint8_t *text = NULL;
+	size_t len = 0;
+	/* One read: the bytes checked are the bytes stored as policy.yaml. */
+	if (rc == HV_OK)
+		rc = file_read(o.policy, POLICY_MAX_BYTES, &text, &len, err);
+	if (rc == HV_OK)
+		rc = policy_parse(o.policy, text, len, &p, err);
+	vfs *v = NULL;
+	if (rc == HV_OK)
+		rc = open_or_create(&fa, &v, err);
+	enroll_result res;
+	memset(&res, 0, sizeof(res));
+	if (rc == HV_OK)
+		rc = flow_enroll(&fa.fc, v, &p, text, len, &res, err);
+	vfs_close(v);
+	free(text);
+	rc = flow_args_finish(&fa, rc, err);
+	if (fa.json) {
+		json_out j;
+		json_init(&j, stdout);
+		json_obj_begin(&j, NULL);
+		json_bool(&j, "ok", rc == HV_OK);
+		if (rc == HV_OK) {
+			json_str(&j, "kcv", res.kcv);
+			json_int(&j, "cards", (long long)res.cards);
+			json_int(&j, "version", (long long)res.version);
+		} else {
+			json_obj_begin(&j, "error");
+			json_str(&j, "code", hv_code_name(rc));
+			json_str(&j, "message", err->msg);
+			json_obj_end(&j);
+		}
+		json_obj_end(&j);
+		json_finish(&j);
+	}
+	return rc;
+}
