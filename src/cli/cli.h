@@ -19,6 +19,8 @@ int cmd_enroll(int argc, char **argv, hv_err *err);
 /* part:backup */
 int cmd_backup(int argc, char **argv, hv_err *err);
 /* part:verify */
+int cmd_verify(int argc, char **argv, hv_err *err);
+int cmd_record(int argc, char **argv, hv_err *err);
 /* part:restore */
 int cmd_restore(int argc, char **argv, hv_err *err);
 /* part:drill */

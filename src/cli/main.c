@@ -22,6 +22,8 @@ static const struct command commands[] = {
 	/* part:backup */
 	{ "backup", cmd_backup, "wrap every key of the cards present into the vault" },
 	/* part:verify */
+	{ "verify", cmd_verify, "check the cards present against the vault or a record" },
+	{ "record", cmd_record, "export the public record for scheduled verifies" },
 	/* part:restore */
 	{ "restore", cmd_restore, "rebuild the card set from the vault (resumable)" },
 	/* part:drill */

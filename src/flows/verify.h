@@ -21,6 +21,9 @@ typedef struct verify_finding {
 
 typedef struct verify_report {
 	size_t cards_checked;
+	size_t blobs_checked;    /* blob files hashed (vault runs only)      */
+	unsigned long version;   /* manifest version checked against          */
+	unsigned long recorded;  /* version written with the results (0: none) */
 	size_t keys_checked;
 	verify_finding *findings;
 	size_t n_findings;

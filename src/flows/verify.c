@@ -1,0 +1,415 @@
+/* hsmvault verify. Nothing here stops at the first difference: every
+ * check runs and each difference becomes one finding, so that a scheduled
+ * run tells the operator everything at once. Only failures to run a check
+ * at all (no card, no PIN, a broken vault chain) end the run early. */
+#include "flows/verify.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "crypto/keyblob.h"
+#include "crypto/wrapfile.h"
+#include "flows/cardset.h"
+#include "flows/keyinfo.h"
+#include "flows/record.h"
+#include "flows/shares.h"
+#include "vault/manifest.h"
+#include "vault/vault.h"
+
+struct findings {
+	pthread_mutex_t lock;
+	verify_report *rep;
+};
+
+static void add_finding(struct findings *f, const char *card, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add_finding(struct findings *f, const char *card, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&f->lock);
+	verify_report *r = f->rep;
+	verify_finding *n = realloc(r->findings, (r->n_findings + 1) * sizeof(*n));
+	if (n) {
+		r->findings = n;
+		n[r->n_findings].card = card ? strdup(card) : NULL;
+		n[r->n_findings].what = strdup(line);
+		r->n_findings++;
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+struct verify_ctx {
+	const flow_ctx *fc;
+	const manifest *m;
+	const verify_opts *o;
+	secbuf *pin;
+	struct findings f;
+	pthread_mutex_t count_lock;
+	size_t keys_checked;
+};
+
+struct card_result {
+	int member;
+	size_t before;            /* findings before this card */
+	int mismatch;
+};
+
+static const manifest_key *vault_key(const manifest *m, const char *id)
+{
+	return manifest_find_key(m, m->dkek_kcv, id);
+}
+
+static int verify_card(flow_card *c, void *ctxp, hv_err *err)
+{
+	struct verify_ctx *x = ctxp;
+	struct card_result *cr = c->user;
+	const manifest_card *mc = manifest_find_card(x->m, c->card_id);
+	const char *who = c->card_id;
+	if (!mc) {
+		add_finding(&x->f, who, "card %s in reader %s is not a card of this set",
+			    c->ident.serial, c->reader);
+		cr->mismatch = 1;
+		return HV_OK;
+	}
+	cr->member = 1;
+	int rc;
+	if (x->pin && (rc = schsm_verify_pin(&c->sc, x->pin, 0, err)) != HV_OK)
+		return rc;
+	char kcv[17];
+	cardset_kcv_hex(c, kcv);
+	if (!kcv[0] && x->pin) {
+		/* pico-hsm reports the KCV only once the PIN is verified */
+		if ((rc = schsm_dkek_status(&c->sc, &c->dkek, err)) != HV_OK)
+			return rc;
+		cardset_kcv_hex(c, kcv);
+	}
+	if (!kcv[0])
+		add_finding(&x->f, who, "card %s: its DKEK KCV is unknown (not set, or shown only "
+			    "after the PIN: run with --deep)", c->ident.serial);
+	else if (strcasecmp(kcv, x->m->dkek_kcv) != 0)
+		add_finding(&x->f, who, "card %s reports DKEK KCV %s, the vault records %s",
+			    c->ident.serial, kcv, x->m->dkek_kcv);
+	schsm_key_list keys;
+	if ((rc = schsm_list_keys(&c->sc, &keys, err)) != HV_OK)
+		return rc;
+	size_t checked = 0;
+	for (size_t i = 0; i < keys.n && rc == HV_OK; i++) {
+		schsm_key *k = &keys.keys[i];
+		if (k->device_key)
+			continue;
+		char id[130];
+		keyinfo_id_hex(k, id, sizeof(id));
+		const char *label = k->label[0] ? k->label : "no label";
+		checked++;
+		const manifest_key *mk = vault_key(x->m, id);
+		if (!mk) {
+			add_finding(&x->f, who, "card %s: key %s (%s) has no blob in the vault: run "
+				    "hsmvault backup", c->ident.serial, id, label);
+			continue;
+		}
+		EVP_PKEY *recorded = keyinfo_pub_from_hex(mk->public_key);
+		if (!recorded || !k->pub || EVP_PKEY_eq(recorded, k->pub) != 1) {
+			add_finding(&x->f, who, "card %s: key %s (%s) has another public key than "
+				    "the vault records", c->ident.serial, id, label);
+			EVP_PKEY_free(recorded);
+			continue;
+		}
+		if (x->fc->deep) {
+			hv_err perr;
+			hv_err_clear(&perr);
+			int prc = keyinfo_prove(&c->sc, k, recorded, &perr);
+			if (prc == HV_EMISMATCH)
+				add_finding(&x->f, who, "card %s: key %s (%s): %s", c->ident.serial, id,
+					    label, perr.msg);
+			else if (prc != HV_OK) {
+				*err = perr;
+				rc = prc;
+			}
+		}
+		EVP_PKEY_free(recorded);
+	}
+	/* keys the vault says this card had */
+	for (size_t i = 0; rc == HV_OK && i < mc->keys.count; i++) {
+		int found = 0;
+		char id[130];
+		for (size_t k = 0; k < keys.n && !found; k++) {
+			keyinfo_id_hex(&keys.keys[k], id, sizeof(id));
+			found = !keys.keys[k].device_key && !strcmp(id, mc->keys.items[i]);
+		}
+		if (!found)
+			add_finding(&x->f, who, "card %s: key %s, recorded on this card, is missing "
+				    "from it", c->ident.serial, mc->keys.items[i]);
+	}
+	schsm_key_list_free(&keys);
+	pthread_mutex_lock(&x->count_lock);
+	x->keys_checked += checked;
+	pthread_mutex_unlock(&x->count_lock);
+	return rc;
+}
+
+/* The current manifest without its file checks (those become findings). */
+struct last_version {
+	manifest *m;
+};
+
+static int keep_last(const manifest *m, const char *sha, void *ctx)
+{
+	(void)sha;
+	struct last_version *l = ctx;
+	manifest *copy;
+	hv_err e;
+	if (manifest_clone(m, &copy, &e) != HV_OK)
+		return HV_ENOMEM;
+	manifest_free(l->m);
+	l->m = copy;
+	return HV_OK;
+}
+
+static int check_blobs(struct verify_ctx *x, vfs *v, verify_report *rep, hv_err *err)
+{
+	unlocked_shares sh = { 0 };
+	int rc;
+	if (x->o->with_shares && (rc = shares_unlock(x->fc, v, x->m, &sh, err)) != HV_OK)
+		return rc;
+	for (size_t i = 0; i < x->m->key_n; i++) {
+		const manifest_key *mk = &x->m->keys[i];
+		uint8_t *data = NULL;
+		size_t len = 0;
+		hv_err e;
+		hv_err_clear(&e);
+		rep->blobs_checked++;
+		if (vfs_read(v, mk->file, MANIFEST_KEYFILE_MAX_BYTES, &data, &len, &e) != HV_OK) {
+			add_finding(&x->f, NULL, "key %s: its blob %s cannot be read: %s", mk->id,
+				    mk->file, e.msg);
+			continue;
+		}
+		char h[65];
+		manifest_sha256_hex(data, len, h);
+		wrapfile wf;
+		if (strcmp(h, mk->sha256) != 0)
+			add_finding(&x->f, NULL, "key %s: blob %s was changed or damaged (sha256 "
+				    "differs from the manifest)", mk->id, mk->file);
+		else if (wrapfile_parse(data, len, &wf, &e) != HV_OK)
+			add_finding(&x->f, NULL, "key %s: blob %s is not a wrap file: %s", mk->id,
+				    mk->file, e.msg);
+		else if (sh.dkek && mk->kcv && !strcasecmp(mk->kcv, x->m->dkek_kcv) &&
+			 keyblob_check(wf.blob, wf.blob_len, sh.dkek->data, &e) != HV_OK)
+			add_finding(&x->f, NULL, "key %s: blob %s fails its MAC under the DKEK: %s",
+				    mk->id, mk->file, e.msg);
+		free(data);
+	}
+	for (size_t i = 0; i < x->m->share_n; i++) {
+		const manifest_share *s = &x->m->shares[i];
+		uint8_t *data = NULL;
+		size_t len = 0;
+		hv_err e;
+		if (vfs_read(v, s->file, MANIFEST_SHARE_MAX_BYTES, &data, &len, &e) != HV_OK) {
+			add_finding(&x->f, NULL, "share %u: %s cannot be read: %s", s->index, s->file,
+				    e.msg);
+			continue;
+		}
+		char h[65];
+		manifest_sha256_hex(data, len, h);
+		if (strcmp(h, s->sha256) != 0)
+			add_finding(&x->f, NULL, "share %u: %s was changed or damaged", s->index,
+				    s->file);
+		free(data);
+	}
+	if (sh.dkek)
+		flow_say(x->fc, "every blob's MAC checked under the DKEK (KCV %s)", sh.kcv);
+	unlocked_shares_free(&sh);
+	return HV_OK;
+}
+
+static time_t parse_time(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return 0;
+	return timegm(&tm);
+}
+
+static void check_age(struct verify_ctx *x, unsigned max_age, verify_report *rep)
+{
+	const char *last = NULL;
+	for (size_t i = 0; i < x->m->verification_n; i++)
+		if (!last || strcmp(x->m->verifications[i].time, last) > 0)
+			last = x->m->verifications[i].time;
+	if (last)
+		snprintf(rep->last_verified, sizeof(rep->last_verified), "%s", last);
+	if (!max_age)
+		return;
+	time_t since = parse_time(last ? last : x->m->time);
+	if (since && time(NULL) - since > (time_t)max_age * 86400) {
+		rep->stale = 1;
+		flow_say(x->fc, "warning: the last verification (%s) is older than the policy's "
+			     "%u days", last ? last : "never; set recorded", max_age);
+	}
+}
+
+static int record_results(struct verify_ctx *x, vfs *v, cardset *cs, struct card_result *cr,
+			  verify_report *rep, hv_err *err)
+{
+	manifest *next;
+	int rc = manifest_clone(x->m, &next, err);
+	if (rc != HV_OK)
+		return rc;
+	char now[32];
+	flow_time_now(now, sizeof(now));
+	int oom = 0;
+	for (size_t i = 0; i < cs->n && !oom; i++) {
+		if (!cr[i].member)
+			continue;
+		const char *detail = NULL;
+		for (size_t k = 0; k < rep->n_findings && !detail; k++)
+			if (rep->findings[k].card && !strcmp(rep->findings[k].card,
+							    cs->cards[i].card_id))
+				detail = rep->findings[k].what;
+		manifest_verification mv = { .time = now, .card = cs->cards[i].card_id,
+					     .kind = x->fc->deep ? "deep" : "quick",
+					     .result = detail ? "mismatch" : "ok",
+					     .detail = (char *)detail };
+		oom = !manifest_add_verification(next, &mv);
+		manifest_card *mc = manifest_find_card(next, cs->cards[i].card_id);
+		if (mc && !detail && !oom)
+			oom = manifest_set(&mc->last_verified, now) != HV_OK;
+	}
+	if (oom) {
+		manifest_free(next);
+		return hv_fail(err, HV_ENOMEM, "out of memory");
+	}
+	char change[128];
+	snprintf(change, sizeof(change), "verify (%s): %zu card%s, %zu difference%s",
+		 x->fc->deep ? "deep" : "quick", rep->cards_checked,
+		 rep->cards_checked == 1 ? "" : "s", rep->n_findings,
+		 rep->n_findings == 1 ? "" : "s");
+	rc = manifest_append(v, next, change, err);
+	if (rc == HV_OK)
+		rep->recorded = next->version + 1;
+	manifest_free(next);
+	if (rc == HV_OK) {
+		manifest *cur;
+		if ((rc = manifest_load_current(v, &cur, err)) == HV_OK) {
+			rc = vault_write_recovery(v, cur, err);
+			manifest_free(cur);
+		}
+	}
+	return rc;
+}
+
+int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report *rep,
+		hv_err *err)
+{
+	memset(rep, 0, sizeof(*rep));
+	struct verify_ctx x = { .fc = fc, .o = o };
+	pthread_mutex_init(&x.f.lock, NULL);
+	pthread_mutex_init(&x.count_lock, NULL);
+	x.f.rep = rep;
+	struct last_version lv = { 0 };
+	unsigned max_age = 0;
+	cardset cs = { 0 };
+	struct card_result cr[16];
+	memset(cr, 0, sizeof(cr));
+	int rc;
+	if (o->record_path) {
+		rc = record_load(o->record_path, &lv.m, &max_age, err);
+	} else {
+		rc = manifest_walk(v, keep_last, &lv, err);
+		if (rc == HV_OK && !lv.m)
+			rc = hv_fail(err, HV_EINTEGRITY, "the vault has no manifest version");
+		if (rc == HV_OK)
+			rc = record_policy_max_age(v, &max_age, err);
+	}
+	if (rc != HV_OK)
+		goto out;
+	x.m = lv.m;
+	rep->version = x.m->version;
+	if (!x.m->dkek_kcv) {
+		rc = hv_fail(err, HV_EUSAGE, "this vault has no card set yet: run hsmvault enroll");
+		goto out;
+	}
+	if (v && (rc = check_blobs(&x, v, rep, err)) != HV_OK)
+		goto out;
+	if ((rc = cardset_open(fc, &cs, err)) != HV_OK)
+		goto out;
+	if (cs.n > 16) {
+		rc = hv_fail(err, HV_EUSAGE, "more than 16 cards present");
+		goto out;
+	}
+	if (fc->deep) {
+		rc = flow_secret_get(fc->secrets, "pin", "user PIN of the card set: ",
+				     SCHSM_PIN_MIN, SCHSM_PIN_MAX, &x.pin, err);
+		if (rc != HV_OK)
+			goto out;
+	}
+	for (size_t i = 0; i < cs.n; i++)
+		cs.cards[i].user = &cr[i];
+	if ((rc = cardset_each(&cs, verify_card, &x, err)) != HV_OK)
+		goto out;
+	rep->cards_checked = cs.n;
+	rep->keys_checked = x.keys_checked;
+	check_age(&x, max_age, rep);
+	if (v && o->record_result && (rc = record_results(&x, v, &cs, cr, rep, err)) != HV_OK)
+		goto out;
+	if (rep->n_findings) {
+		for (size_t i = 0; i < rep->n_findings; i++)
+			flow_say(fc, "DIFFERENCE: %s", rep->findings[i].what);
+		rc = hv_fail(err, HV_EMISMATCH, "%zu difference%s found (listed above)",
+			     rep->n_findings, rep->n_findings == 1 ? "" : "s");
+	} else {
+		flow_say(fc, "verified %zu card%s and %zu key%s%s%s: everything matches",
+			 rep->cards_checked, rep->cards_checked == 1 ? "" : "s", rep->keys_checked,
+			 rep->keys_checked == 1 ? "" : "s", fc->deep ? ", each proven by a signature" : "",
+			 v ? "" : " (record: blobs not checked)");
+	}
+out:
+	cardset_close(&cs);
+	secbuf_free(x.pin);
+	manifest_free(lv.m);
+	pthread_mutex_destroy(&x.f.lock);
+	pthread_mutex_destroy(&x.count_lock);
+	return rc;
+}
+
+void verify_report_free(verify_report *rep)
+{
+	for (size_t i = 0; i < rep->n_findings; i++) {
+		free(rep->findings[i].card);
+		free(rep->findings[i].what);
+	}
+	free(rep->findings);
+	memset(rep, 0, sizeof(*rep));
+}
+
+void verify_report_json(const verify_report *rep, json_out *j)
+{
+	json_int(j, "manifest_version", (long long)rep->version);
+	json_int(j, "cards_checked", (long long)rep->cards_checked);
+	json_int(j, "keys_checked", (long long)rep->keys_checked);
+	json_int(j, "blobs_checked", (long long)rep->blobs_checked);
+	json_bool(j, "stale", rep->stale);
+	json_str(j, "last_verified", rep->last_verified[0] ? rep->last_verified : NULL);
+	if (rep->recorded)
+		json_int(j, "recorded_version", (long long)rep->recorded);
+	else
+		json_null(j, "recorded_version");
+	json_arr_begin(j, "differences");
+	for (size_t i = 0; i < rep->n_findings; i++) {
+		json_obj_begin(j, NULL);
+		json_str(j, "card", rep->findings[i].card);
+		json_str(j, "what", rep->findings[i].what);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
