@@ -239,8 +239,9 @@ typedef struct schsm_identity {
 	char chr[40];          /* CHR of the device certificate */
 	char serial[40];       /* CHR minus its last 5 characters */
 	uint8_t devcert_sha256[32]; /* SHA-256 of the device CVC (7F21 TLV) */
-	/* serial + ":" + first 8 bytes of devcert_sha256 in hex. pico-hsm
-	 * cards all report the same serial; this string tells them apart. */
+	/* serial + "-" + first 8 bytes of devcert_sha256 in hex: the card
+	 * id the manifest records. pico-hsm cards all report the same
+	 * serial; this string tells them apart. */
 	char id[40 + 1 + 16 + 1];
 } schsm_identity;
 

@@ -201,7 +201,7 @@ int schsm_parse_devaut(const uint8_t *ef, size_t len, schsm_identity *id,
 	SHA256(cert.raw, cert.raw_len, id->devcert_sha256);
 	char h[17];
 	hex_encode(id->devcert_sha256, 8, h, 0);
-	snprintf(id->id, sizeof(id->id), "%s:%s", id->serial, h);
+	snprintf(id->id, sizeof(id->id), "%s-%s", id->serial, h);
 	return HV_OK;
 }
 

@@ -16,6 +16,7 @@ int cmd_policy(int argc, char **argv, hv_err *err);
 /* part:enroll */
 int cmd_enroll(int argc, char **argv, hv_err *err);
 /* part:reshare */
+int cmd_reshare(int argc, char **argv, hv_err *err);
 /* part:backup */
 int cmd_backup(int argc, char **argv, hv_err *err);
 /* part:verify */

@@ -1,5 +1,8 @@
 /* hsmvault enroll: a new card set under a policy (flows/enroll.h). */
+#include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,15 +47,28 @@ static int own(int opt, const char *arg, void *ctx, hv_err *err)
 	return hv_fail(err, HV_EUSAGE, "unknown option: see 'hsmvault enroll --help'");
 }
 
-/* An existing vault, or a new folder vault. */
-static int open_or_create(const flow_args *fa, vfs **v, hv_err *err)
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/* An existing vault, or a new folder vault (*created = 1: the folder did
+ * not exist before this run). */
+static int open_or_create(const flow_args *fa, vfs **v, int *created, hv_err *err)
+{
+	*created = 0;
 	int rc = flow_args_open_vault(fa, v, err);
 	if (rc == HV_OK)
 		return rc;
 	hv_err first = *err;
+	struct stat st;
+	*created = lstat(fa->vault, &st) != 0 && errno == ENOENT;
 	vfs *nv;
-	if (vault_open(fa->vault, 1, &nv, err) != HV_OK) {
+	if (!*created || vault_open(fa->vault, 1, &nv, err) != HV_OK) {
+		*created = 0;
 		*err = first;
 		return rc;
 	}
@@ -62,6 +78,8 @@ static int open_or_create(const flow_args *fa, vfs **v, hv_err *err)
 	}
 	if ((rc = vault_init(nv, NULL, err)) != HV_OK) {
 		vfs_close(nv);
+		nftw(fa->vault, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		*created = 0;
 		return rc;
 	}
 	*v = nv;
@@ -94,13 +112,18 @@ int cmd_enroll(int argc, char **argv, hv_err *err)
 	if (rc == HV_OK)
 		rc = policy_parse(o.policy, text, len, &p, err);
 	vfs *v = NULL;
+	int created = 0;
 	if (rc == HV_OK)
-		rc = open_or_create(&fa, &v, err);
+		rc = open_or_create(&fa, &v, &created, err);
 	enroll_result res;
 	memset(&res, 0, sizeof(res));
 	if (rc == HV_OK)
 		rc = flow_enroll(&fa.fc, v, &p, text, len, &res, err);
 	vfs_close(v);
+	/* A failed enroll leaves no half-made vault folder behind: it removes
+	 * the folder it created itself in this run, and nothing else. */
+	if (rc != HV_OK && created)
+		nftw(fa.vault, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(text);
 	rc = flow_args_finish(&fa, rc, err);
 	if (fa.json) {

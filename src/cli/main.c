@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	/* part:enroll */
 	{ "enroll", cmd_enroll, "create a card set under a policy: shares, cards, manifest" },
 	/* part:reshare */
+	{ "reshare", cmd_reshare, "hand one DKEK share to a new holder (KCV unchanged)" },
 	/* part:backup */
 	{ "backup", cmd_backup, "wrap every key of the cards present into the vault" },
 	/* part:verify */

@@ -193,7 +193,10 @@ int cardset_open(const flow_ctx *fc, cardset *s, hv_err *err)
 	for (size_t i = 0; i < s->n; i++) {
 		flow_card *c = &s->cards[i];
 		if (rc == HV_OK && job.skip[i]) {
-			flow_say(fc, "reader %s skipped: %s", c->reader, c->err.msg);
+			if (strstr(c->err.msg, c->reader))
+				flow_say(fc, "skipped: %s", c->err.msg);
+			else
+				flow_say(fc, "skipped reader %s: %s", c->reader, c->err.msg);
 			close_card(c);
 			continue;
 		}

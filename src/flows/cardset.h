@@ -18,7 +18,7 @@ typedef struct flow_card {
 	pcsc_ctx *ctx;           /* one context per card: threads never share */
 	pcsc_card *pc;
 	schsm_card sc;
-	schsm_identity ident;    /* ident.id = "SERIAL:hash16" (schsm.h) */
+	schsm_identity ident;    /* ident.id = card_id, "SERIAL-hash16" */
 	char card_id[96];        /* manifest_card_identity() form, the id the
 				  * manifest records: "SERIAL-hash16" */
 	schsm_device_info dev;   /* read at open */

@@ -330,6 +330,9 @@ int flow_enroll(const flow_ctx *fc, vfs *v, const policy *p, const uint8_t *poli
 		if (rc != HV_OK)
 			goto out;
 	}
+	/* A misspelt batch line must stop us before anything changes. */
+	if ((rc = flow_secrets_check_unused(fc->secrets, err)) != HV_OK)
+		goto out;
 	if (flow_interrupted()) {
 		rc = flow_cancelled(err, "nothing was changed");
 		goto out;

@@ -182,6 +182,61 @@ static int same_pub(EVP_PKEY *a, EVP_PKEY *b)
 	return a && b && EVP_PKEY_eq(a, b) == 1;
 }
 
+/* A run stopped inside schsm_restore_key leaves a key whose PRKD or
+ * certificate is missing, so its public key cannot be read from the card
+ * (and without a PRKD not even its id). Which vault key it is shows by
+ * signing a challenge checked against the recorded public key; the
+ * missing files are then written, which finishes that key instead of
+ * unwrapping it a second time. */
+static int complete_half_restored(struct restore_ctx *r, flow_card *c, schsm_key_list *have,
+				  hv_err *err)
+{
+	int rc = HV_OK;
+	for (size_t i = 0; i < have->n && rc == HV_OK; i++) {
+		schsm_key *k = &have->keys[i];
+		if (k->device_key || k->pub)
+			continue;
+		char kid[130] = "";
+		if (k->has_prkd && k->id_len)
+			keyinfo_id_hex(k, kid, sizeof(kid));
+		int matched = 0;
+		for (size_t v = 0; v < r->n_keys && !matched; v++) {
+			struct vault_key *vk = &r->keys[v];
+			if (kid[0] ? strcmp(kid, vk->mk->id) != 0 : find_key(have, vk->mk->id) != NULL)
+				continue;
+			schsm_key probe = *k;
+			probe.alg = EVP_PKEY_get_base_id(vk->pub) == EVP_PKEY_EC ? SCHSM_KEY_EC :
+				    SCHSM_KEY_RSA;
+			hv_err perr;
+			hv_err_clear(&perr);
+			int prc = keyinfo_prove(&c->sc, &probe, vk->pub, &perr);
+			if (prc != HV_OK) {
+				if (schsm_card_removed(&c->sc)) {
+					*err = perr;
+					return prc;
+				}
+				continue;
+			}
+			matched = 1;
+			if (!k->has_prkd && vk->wf.prkd)
+				rc = schsm_replace_ef(&c->sc, (uint16_t)(SCHSM_PREFIX_PRKD << 8 | k->ref),
+						      vk->wf.prkd, vk->wf.prkd_len, err);
+			if (rc == HV_OK && !k->ce.len && vk->wf.cert)
+				rc = schsm_replace_ef(&c->sc, (uint16_t)(SCHSM_PREFIX_CERT << 8 | k->ref),
+						      vk->wf.cert, vk->wf.cert_len, err);
+			if (rc == HV_OK)
+				flow_say(r->fc, "card %s: key %s at reference %u was half restored by "
+					     "an interrupted run: finished", c->ident.serial,
+					 vk->mk->id, k->ref);
+		}
+		if (!matched)
+			flow_say(r->fc, "card %s: the key at reference %u shows no public key and "
+				     "matches no key of the vault: left as it is", c->ident.serial,
+				 k->ref);
+	}
+	return rc;
+}
+
 static int unwrap_keys(struct restore_ctx *r, flow_card *c, struct card_plan *plan,
 		       hv_err *err)
 {
@@ -189,6 +244,18 @@ static int unwrap_keys(struct restore_ctx *r, flow_card *c, struct card_plan *pl
 	int rc = schsm_list_keys(&c->sc, &have, err);
 	if (rc != HV_OK)
 		return rc;
+	int half = 0;
+	for (size_t i = 0; i < have.n; i++)
+		half |= !have.keys[i].device_key && !have.keys[i].pub;
+	if (half) {
+		if ((rc = complete_half_restored(r, c, &have, err)) != HV_OK) {
+			schsm_key_list_free(&have);
+			return rc;
+		}
+		schsm_key_list_free(&have);
+		if ((rc = schsm_list_keys(&c->sc, &have, err)) != HV_OK)
+			return rc;
+	}
 	uint8_t used[256] = { 0 };
 	for (size_t i = 0; i < have.n; i++)
 		used[have.keys[i].ref] = 1;
@@ -507,6 +574,9 @@ int flow_restore(const flow_ctx *fc, vfs *v, const policy *p, restore_result *re
 		any_reinit |= plans[i].action == ACT_REINIT;
 	}
 	if ((rc = gather_secrets(&r, v, any_reinit, err)) != HV_OK)
+		goto out;
+	/* A misspelt batch line must stop us before anything changes. */
+	if ((rc = flow_secrets_check_unused(fc->secrets, err)) != HV_OK)
 		goto out;
 	if (flow_interrupted()) {
 		rc = flow_cancelled(err, "nothing was changed");

@@ -327,8 +327,8 @@ int flow_secrets_check_unused(const flow_secrets *s, hv_err *err)
 	for (size_t i = 0; i < s->n; i++)
 		if (!s->e[i].used)
 			return hv_fail(err, HV_EUSAGE,
-				       "secret %s (line %u of --secrets-fd) was not needed: check "
-				       "its name, nothing was left undone because of it",
+				       "secret %s (line %u of --secrets-fd) is not one this command "
+				       "uses: check its name (see --help)",
 				       s->e[i].name, s->e[i].line);
 	return HV_OK;
 }

@@ -15,8 +15,10 @@
  * value being everything after the first space up to the newline. All
  * lines are read at once when the source is made; a name given twice is
  * an error. A flow asks for names in the order it needs them, any order on
- * the descriptor works. Lines a flow never asked for are an error at the
- * end (flow_secrets_check_unused): a misspelt name must not pass unseen.
+ * the descriptor works. Lines a flow never asked for are an error
+ * (flow_secrets_check_unused): flows that change cards or the vault check
+ * once every secret is gathered, before the first change, so a misspelt
+ * name stops the run instead of passing unseen.
  * Values live only in secbufs. */
 #ifndef HV_FLOWS_SECRETS_H
 #define HV_FLOWS_SECRETS_H

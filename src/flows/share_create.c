@@ -47,7 +47,8 @@ int share_new_password(const flow_ctx *fc, const char *prefix, unsigned index,
 		nofm_format_hex(parts[i].value, vh);
 		snprintf((char *)text->data, text->cap, "%s %u %s", ph, parts[i].id, vh);
 		secure_wipe(vh, sizeof(vh));
-		snprintf(name, sizeof(name), "%s-%u-%s", prefix, index, holders[i]);
+		/* Named as the holder will give it back later (share-N-HOLDER). */
+		snprintf(name, sizeof(name), "share-%u-%s", index, holders[i]);
 		rc = flow_secret_show(fc->secrets, name, holders[i], (const char *)text->data,
 				      err);
 		secbuf_free(text);

@@ -19,7 +19,7 @@
  * (secret "<prefix>-<index>", asked twice at the terminal); else a random
  * 8-byte password split threshold-of-n_holders, each holder's part
  * ("PRIME ID VALUE") revealed with flow_secret_show under
- * "<prefix>-<index>-<holder>". prefix: "share" (enroll) or "new-share"
+ * "share-<index>-<holder>", the name it is given back by. prefix: "share" (enroll) or "new-share"
  * (reshare). */
 int share_new_password(const flow_ctx *fc, const char *prefix, unsigned index,
 		       const char *const *holders, size_t n_holders, unsigned threshold,

@@ -79,21 +79,38 @@ refused 7 "attached to $l" "$WORK/blank.img" -- --batch --confirm-device "$WORK/
 drop_loop "$l"
 refused 2 "drop --size" "$WORK/fs.img" -- --batch --confirm-device "$WORK/fs.img" --size 128M
 
-# 7. typed confirmation on a terminal (script gives the command a pty)
-need script
+# 7. typed confirmation on a terminal (hv-pty gives the command a pty of
+# its own and types only after the question is shown)
+[ -n "${HV_PTY:-}" ] && [ -x "$HV_PTY" ] || fail "HV_PTY must name the hv-pty helper (run through meson test)"
+# tty_fail MESSAGE: the whole transcript first, so a failure elsewhere
+# (CI) can be understood from its log alone.
+tty_fail() {
+	echo "---- terminal transcript ($WORK/tty.out) ----" >&2
+	cat -A "$WORK/tty.out" >&2
+	echo "---- end of transcript ----" >&2
+	fail "$*"
+}
 l=$(new_loop "$WORK/blank.img")
 before=$(sum "$l")
-printf 'wrong\n' | script -qec "'$HSMVAULT' stick prepare $l --passphrase-fd 3 $FAST 3<<<'$PASS'" \
-	/dev/null >"$WORK/tty.out" 2>&1
-grep -q 'model:      loop device on' "$WORK/tty.out" || fail "model not shown before the question"
-grep -q 'size:       64.0 MiB' "$WORK/tty.out" || fail "size not shown before the question"
-grep -q 'serial:' "$WORK/tty.out" || fail "serial not shown before the question"
-grep -q 'not confirmed' "$WORK/tty.out" || { cat "$WORK/tty.out"; fail "wrong typed confirmation accepted"; }
-[ "$(sum "$l")" = "$before" ] || fail "$l changed after a wrong confirmation"
+question="Type the device path ($l) to erase it: "
+"$HV_PTY" -t 60 -e "$question" -s 'wrong\n' -- \
+	"$HSMVAULT" stick prepare "$l" --passphrase-fd 3 $FAST 3<<<"$PASS" >"$WORK/tty.out" 2>&1
+rc=$?
+[ "$rc" = 7 ] || tty_fail "wrong typed confirmation: exit $rc, expected 7"
+q_at=$(grep -n -F "$question" "$WORK/tty.out" | head -1 | cut -d: -f1)
+[ -n "$q_at" ] || tty_fail "question not shown"
+for want in 'model:      loop device on' 'size:       64.0 MiB' 'serial:'; do
+	at=$(grep -n -F "$want" "$WORK/tty.out" | head -1 | cut -d: -f1)
+	[ -n "$at" ] && [ "$at" -lt "$q_at" ] || tty_fail "'$want' not shown before the question"
+done
+grep -q 'not confirmed' "$WORK/tty.out" || tty_fail "wrong typed confirmation accepted"
+[ "$(sum "$l")" = "$before" ] || tty_fail "$l changed after a wrong confirmation"
 ok "wrong typed confirmation refused, device unchanged"
-printf '%s\n' "$l" | script -qec "'$HSMVAULT' stick prepare $l --passphrase-fd 3 $FAST 3<<<'$PASS'" \
-	/dev/null >"$WORK/tty.out" 2>&1
-grep -q "prepared $l: LUKS2" "$WORK/tty.out" || { cat "$WORK/tty.out"; fail "typed confirmation refused"; }
-cryptsetup isLuks "$l" || fail "no LUKS after the typed confirmation"
+"$HV_PTY" -t 60 -e "$question" -s "$l\\n" -- \
+	"$HSMVAULT" stick prepare "$l" --passphrase-fd 3 $FAST 3<<<"$PASS" >"$WORK/tty.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] || tty_fail "typed confirmation: exit $rc, expected 0"
+grep -q "prepared $l: LUKS2" "$WORK/tty.out" || tty_fail "typed confirmation refused"
+cryptsetup isLuks "$l" || tty_fail "no LUKS after the typed confirmation"
 ok "typed confirmation accepted"
 drop_loop "$l"

@@ -391,7 +391,7 @@ static void test_identity(void **state)
 	assert_memory_equal(id.devcert_sha256, h, 32);
 	char hx[17], want[64];
 	hex_encode(h, 8, hx, 0);
-	snprintf(want, sizeof(want), "DEHSM00123:%s", hx);
+	snprintf(want, sizeof(want), "DEHSM00123-%s", hx);
 	assert_string_equal(id.id, want);
 	hv_err err = { 0 };
 	assert_int_equal(schsm_card_identity(&c, &id, &err), HV_ECARD);

@@ -1,0 +1,164 @@
+#!/bin/bash
+# hsmvault enroll: what it refuses (and that a refusal changes nothing on
+# disk or card), a card holding keys wiped only when named, and an n-of-m
+# share whose parts go to each holder and rebuild the share's password.
+. "$HV_FLOWS_LIB"
+sum() { sha256sum "$1" | cut -d' ' -f1; }
+secrets() { printf 'share-1 %s\nso-pin %s\npin %s\n' "$SHARE1" "$SOPIN" "$PIN"; }
+# refused RC PATTERN VAULT POLICY [args]: enroll fails, cards and vault unchanged
+refused() {
+	local want=$1 pat=$2 vault=$3 pol=$4; shift 4
+	local s0 s1
+	s0=$(sum "$WORK/card-0.state"); s1=$(sum "$WORK/card-1.state" 2>/dev/null)
+	hv enroll --vault "$vault" --policy "$pol" "$@" >"$WORK/out" 2>&1
+	local rc=$?
+	[ "$rc" = "$want" ] || { cat "$WORK/out"; fail "enroll $*: exit $rc, expected $want"; }
+	grep -q -- "$pat" "$WORK/out" || { cat "$WORK/out"; fail "enroll: no '$pat' in the message"; }
+	[ "$(sum "$WORK/card-0.state")" = "$s0" ] || fail "card 0 changed although enroll was refused"
+	[ "$(sum "$WORK/card-1.state" 2>/dev/null)" = "$s1" ] || fail "card 1 changed although refused"
+	ok "refused ($pat): $(tail -1 "$WORK/out" | head -c 160)"
+}
+
+write_policy "$WORK/two.yaml" two 2 alice
+write_policy "$WORK/one.yaml" one 1 alice
+insert_blank 0 HVENA01
+
+# 1. the policy wants two cards, one is present; no vault folder is left
+refused 4 "needs 2 cards, 1 is present" "$WORK/v1" "$WORK/two.yaml" --secrets-fd 3 3< <(secrets)
+[ ! -e "$WORK/v1" ] || fail "a refused enroll left the vault folder $WORK/v1"
+# 2. a secret missing in batch mode
+refused 2 "secret pin is missing from --secrets-fd" "$WORK/v1" "$WORK/one.yaml" --secrets-fd 3 \
+	3< <(printf 'share-1 %s\nso-pin %s\n' "$SHARE1" "$SOPIN")
+# 3. a misspelt secret name is not ignored
+refused 2 "secret pni" "$WORK/v1" "$WORK/one.yaml" --secrets-fd 3 \
+	3< <(secrets; echo "pni 123456")
+# 4. a bad policy
+printf 'format: hsmvault-policy/1\nname: x\ncards:\n  count: 0\n' >"$WORK/bad.yaml"
+refused 2 "bad.yaml:" "$WORK/v1" "$WORK/bad.yaml" --secrets-fd 3 3< <(secrets)
+[ ! -e "$WORK/v1" ] || fail "a refused enroll left a vault folder"
+
+# 5. a card that holds keys: enrolled into vault A with a key...
+hv enroll --vault "$WORK/vA" --policy "$WORK/one.yaml" --secrets-fd 3 3< <(secrets) \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "enroll A"; }
+pkcs11-tool --login --pin "$PIN" --keypairgen --key-type EC:prime256v1 --label held --id 0e01 \
+	>/dev/null 2>&1 || fail "keypairgen"
+# ... is not wiped by an enroll into vault B unless named
+refused 7 "holds 1 key.*--wipe HVENA01" "$WORK/vB" "$WORK/one.yaml" --secrets-fd 3 \
+	3< <(secrets; echo "current-so-pin $SOPIN")
+[ ! -e "$WORK/vB" ] || fail "a refused enroll left vault B"
+refused 7 "holds 1 key" "$WORK/vB" "$WORK/one.yaml" --wipe HVWRONG1 --secrets-fd 3 \
+	3< <(secrets; echo "current-so-pin $SOPIN")
+NEWPIN=739146
+hv enroll --vault "$WORK/vB" --policy "$WORK/one.yaml" --wipe HVENA01 --secrets-fd 3 \
+	3< <(printf 'share-1 other-password\nso-pin %s\npin %s\ncurrent-so-pin %s\n' \
+		"$SOPIN" "$NEWPIN" "$SOPIN") >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "enroll --wipe"; }
+hv card status --json >"$WORK/st.json" || fail "card status"
+kB=$(hv show --vault "$WORK/vB" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifest"]["dkek"]["kcv"])')
+kA=$(hv show --vault "$WORK/vA" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifest"]["dkek"]["kcv"])')
+[ "$kA" != "$kB" ] || fail "the wiped card kept the old DKEK"
+grep -q "\"$kB\"" "$WORK/st.json" || fail "the card does not report vault B's KCV $kB"
+! grep -q '"held"' "$WORK/st.json" || fail "the old key survived the wipe"
+ok "a card holding keys is enrolled only with --wipe SERIAL (and then carries the new set)"
+
+# 6. n-of-m: share 1's password split 2-of-3; the parts go to --reveal-fd
+sim_pull 0
+insert_blank 0 HVENC01
+write_policy "$WORK/split.yaml" split 1 bob,carol,dave:2
+hv enroll --vault "$WORK/vS" --policy "$WORK/split.yaml" --secrets-fd 3 --reveal-fd 4 \
+	3< <(printf 'so-pin %s\npin %s\n' "$SOPIN" "$PIN") 4>"$WORK/parts" >"$WORK/out" 2>&1 ||
+	{ cat "$WORK/out"; fail "n-of-m enroll"; }
+[ "$(stat -c %s "$WORK/parts")" -gt 0 ] || fail "no parts revealed"
+for h in bob carol dave; do
+	grep -Eq "^share-1-$h [0-9a-f:]+ [0-9]+ [0-9a-f:]+\$" "$WORK/parts" ||
+		{ cat "$WORK/parts"; fail "no well-formed part for $h"; }
+done
+! grep -q "share-1-" "$WORK/out" || fail "a part was printed with the progress lines"
+# any two parts rebuild the password: the share decrypts and its MACs check
+grep -e '^share-1-carol ' -e '^share-1-dave ' "$WORK/parts" >"$WORK/two-parts"
+hv verify --vault "$WORK/vS" --with-shares --no-record --secrets-fd 3 3<"$WORK/two-parts" \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "verify with two of three parts"; }
+grep -q "share 1 (bob): password correct" "$WORK/out" || fail "the parts did not unlock share 1"
+# one part alone does not
+grep '^share-1-bob ' "$WORK/parts" >"$WORK/one-part"
+hv verify --vault "$WORK/vS" --with-shares --no-record --secrets-fd 3 3<"$WORK/one-part" \
+	>"$WORK/out" 2>&1
+[ $? = 2 ] || { cat "$WORK/out"; fail "one part of a 2-of-3 split was accepted"; }
+grep -q "needs 2 parts of its password, 1 were given" "$WORK/out" || fail "$(cat "$WORK/out")"
+ok "n-of-m share: parts revealed one per holder; any two unlock it, one does not"
+
+# 7. Ctrl-C at the terminal: typed at a question, and as a signal while the
+# share files are sealed. Either way: exit 8, the card as it was, no vault.
+[ -n "${HV_PTY:-}" ] && [ -x "$HV_PTY" ] || fail "HV_PTY must name hv-pty (run through meson test)"
+tty_fail() {
+	echo "---- terminal transcript ----" >&2; cat -A "$WORK/tty.out" >&2
+	fail "$*"
+}
+sim_pull 0
+insert_blank 0 HVENE01
+s0=$(sum "$WORK/card-0.state")
+# answers up to the user PIN's first entry, then STEPS...
+tty_enroll() {
+	"$HV_PTY" -t 60 -e "choose the password of DKEK share 1" -s "$SHARE1\\n" \
+		-e "Repeat" -s "$SHARE1\\n" -e "SO-PIN" -s "$SOPIN\\n" -e "Repeat" -s "$SOPIN\\n" \
+		-e "user PIN" -s "$PIN\\n" "$@" -- \
+		"$HSMVAULT" enroll --vault "$WORK/vT" --policy "$WORK/one.yaml" >"$WORK/tty.out" 2>&1
+}
+tty_enroll -e "Repeat" -s '\003'
+rc=$?
+[ "$rc" = 8 ] || tty_fail "Ctrl-C at a question: exit $rc, expected 8"
+grep -q "nothing was changed" "$WORK/tty.out" || tty_fail "no 'nothing was changed' after Ctrl-C"
+[ ! -e "$WORK/vT" ] || tty_fail "Ctrl-C left a vault folder"
+[ "$(sum "$WORK/card-0.state")" = "$s0" ] || tty_fail "Ctrl-C at a question changed the card"
+ok "Ctrl-C at a question: exit 8, nothing changed"
+tty_enroll -e "Repeat" -s "$PIN\\n" -e "sealing" -k INT
+rc=$?
+[ "$rc" = 8 ] || tty_fail "SIGINT while sealing: exit $rc, expected 8"
+grep -q "nothing was changed" "$WORK/tty.out" || tty_fail "no 'nothing was changed' after SIGINT"
+[ ! -e "$WORK/vT" ] || tty_fail "SIGINT left a vault folder"
+[ "$(sum "$WORK/card-0.state")" = "$s0" ] || tty_fail "SIGINT while sealing changed the card"
+ok "SIGINT while the shares are sealed: exit 8, card and vault unchanged"
+
+# 8. the main path with two shares, two cards and the SO-PIN kept in the
+# vault: every card reports the KCV of the shares, computed independently
+# from the share files by hv-dkek-tool (src/crypto only, as sc-hsm-tool).
+sim_pull 0
+insert_blank 0 HVENF01
+insert_blank 1 HVENF02
+write_policy "$WORK/duo.yaml" duo 2 alice bob
+sed -i 's/so_pin: holders/so_pin: vault/' "$WORK/duo.yaml"
+V=$WORK/vD
+hv enroll --vault "$V" --policy "$WORK/duo.yaml" --secrets-fd 3 \
+	3< <(printf 'share-1 %s\nshare-2 %s\npin %s\n' "$SHARE1" "$SHARE2" "$PIN") \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "enroll of two cards, two shares"; }
+hv show --vault "$V" --json >"$WORK/show.json" || fail "show"
+python3 - "$WORK/show.json" >"$WORK/facts" <<'PY' || fail "manifest after enroll: $(cat "$WORK/show.json")"
+import json, re, sys
+m = json.load(open(sys.argv[1]))["manifest"]
+d = m["dkek"]
+assert re.fullmatch(r"[0-9A-F]{16}", d["kcv"]), d
+assert len(d["shares"]) == 2, d
+for i, (s, h) in enumerate(zip(d["shares"], ["alice", "bob"])):
+    assert s["holders"] == [h] and s["scheme"] == "password", s
+    assert re.fullmatch(r"[0-9a-f]{64}", s["sha256"]), s
+cards = m["cards"]
+assert sorted(c["serial"] for c in cards) == ["HVENF01", "HVENF02"], cards
+for c in cards:
+    assert re.fullmatch(c["serial"] + r"-[0-9a-f]{16}", c["id"]), c
+    assert c["kcv"] == d["kcv"], c
+print(d["kcv"])
+for s in d["shares"]:
+    print(s["file"])
+PY
+kcv=$(sed -n 1p "$WORK/facts")
+f1=$(sed -n 2p "$WORK/facts"); f2=$(sed -n 3p "$WORK/facts")
+for i in 0 1; do
+	hv card status --reader "$(reader_name $i)" --json >"$WORK/st$i.json" || fail "card status $i"
+	grep -q "\"$kcv\"" "$WORK/st$i.json" || { cat "$WORK/st$i.json"; fail "card $i does not report KCV $kcv"; }
+done
+printf '%s' "$SHARE1" >"$WORK/pw1"; printf '%s' "$SHARE2" >"$WORK/pw2"
+k=$("$HV_DKEK_TOOL" kcv "$WORK/pw1" "$V/$f1" "$WORK/pw2" "$V/$f2") || fail "hv-dkek-tool kcv"
+[ "$k" = "$kcv" ] || fail "the share files give KCV $k, the cards and manifest $kcv"
+[ "$(stat -c %a "$V/SO-PIN")" = 600 ] || fail "SO-PIN file mode $(stat -c %a "$V/SO-PIN")"
+grep -Eqx '[0-9A-Fa-f]{16}' "$V/SO-PIN" && [ "$(wc -l <"$V/SO-PIN")" = 1 ] ||
+	fail "SO-PIN file is not one line of 16 hex digits"
+ok "two cards, two shares: KCV $kcv on both cards, in the manifest and from the share files"
