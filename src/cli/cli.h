@@ -25,5 +25,6 @@ int cmd_record(int argc, char **argv, hv_err *err);
 /* part:restore */
 int cmd_restore(int argc, char **argv, hv_err *err);
 /* part:drill */
+int cmd_drill(int argc, char **argv, hv_err *err);
 
 #endif

@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	/* part:restore */
 	{ "restore", cmd_restore, "rebuild the card set from the vault (resumable)" },
 	/* part:drill */
+	{ "drill", cmd_drill, "rehearse the whole cycle on a stick image and simulated cards" },
 };
 
 static void usage(FILE *f)
