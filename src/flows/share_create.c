@@ -14,8 +14,9 @@ int share_new_password(const flow_ctx *fc, const char *prefix, unsigned index,
 	char name[160], prompt[256];
 	if (threshold == 0) {
 		snprintf(name, sizeof(name), "%s-%u", prefix, index);
-		snprintf(prompt, sizeof(prompt), "%s, choose the password of DKEK share %u",
-			 holders[0], index);
+		/* prompt_new_secret asks "New <prompt>: " and "Repeat <prompt>: " */
+		snprintf(prompt, sizeof(prompt), "password of DKEK share %u (%s)", index,
+			 holders[0]);
 		return flow_secret_new(fc->secrets, name, prompt, SHARE_PASSWORD_MIN, 256, pw,
 				       err);
 	}
