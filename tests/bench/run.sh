@@ -13,6 +13,11 @@ build=${1:-"$top/build-bench"}
 BENCHES='
 bench_kdf
 '
+# Benchmarks against simulated cards: shell scripts run under the private
+# PC/SC stack (tests/harness/run-in-pcsc-env.sh; root needed).
+CARD_BENCHES='
+bench-restore.sh
+'
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -24,6 +29,7 @@ if [ ! -f "$build/build.ninja" ]; then
 	fi
 fi
 targets=$(printf '%s\n' "$BENCHES" | awk 'NF { printf "tests/bench/%s ", $1 }')
+targets="$targets src/cli/hsmvault src/sim/hsmvault-sim tests/harness/hv-pcsc-probe"
 # shellcheck disable=SC2086 # one target per word
 if ! ninja -C "$build" $targets >"$log" 2>&1; then
 	cat "$log" >&2
@@ -42,4 +48,16 @@ printf '%s\n' "$BENCHES" | while read -r name args; do
 	fi
 	echo
 done || status=1
+
+for name in $CARD_BENCHES; do
+	echo "== $name"
+	if ! HSMVAULT="$build/src/cli/hsmvault" HSMVAULT_SIM="$build/src/sim/hsmvault-sim" \
+		HV_PCSC_PROBE="$build/tests/harness/hv-pcsc-probe" HV_PCSC_ENTRIES=1 \
+		HV_TEST_TIMEOUT=900 BENCH_OUT="$build/$name.md" \
+		"$top/tests/harness/run-in-pcsc-env.sh" "$top/tests/bench/$name"; then
+		echo "!! $name failed" >&2
+		status=1
+	fi
+	echo
+done
 exit $status
