@@ -12,7 +12,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hsmvault backup --vault FOLDER|IMAGE|DEVICE [--reader R]\n"
-		"                       [--secrets-fd N] [--passphrase-fd N] [--json]\n\n"
+		"                       [--secrets-fd N | --batch] [--passphrase-fd N] [--json]\n\n"
 		"Wraps every key of the cards present (or of the card in reader R) under\n"
 		"the set's DKEK into sc-hsm-tool wrap files (key blob, PRKD, certificate)\n"
 		"in keys/<KCV>/, and records id, label, algorithm, public key and hashes\n"

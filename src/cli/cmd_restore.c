@@ -12,7 +12,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hsmvault restore --vault FOLDER|IMAGE|DEVICE [--policy FILE]\n"
-		"                        [--secrets-fd N] [--wipe CARD]... [--reader R]\n"
+		"                        [--secrets-fd N | --batch] [--wipe CARD]... [--reader R]\n"
 		"                        [--passphrase-fd N] [--json]\n\n"
 		"Rebuilds the full card set (card count from the policy; default: the\n"
 		"vault's policy.yaml) on blank cards, or on cards confirmed for wiping\n"

@@ -13,7 +13,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hsmvault verify (--vault FOLDER|IMAGE|DEVICE | --record FILE)\n"
 		"                       [--deep] [--with-shares] [--no-record] [--reader R]\n"
-		"                       [--secrets-fd N] [--passphrase-fd N] [--json]\n\n"
+		"                       [--secrets-fd N | --batch] [--passphrase-fd N] [--json]\n\n"
 		"Checks every card present: it belongs to the set, its DKEK KCV matches,\n"
 		"every key on it has a blob in the vault with the same public key, and\n"
 		"no recorded key is missing. With --vault every blob and share file is\n"

@@ -38,15 +38,18 @@ static int name_char_ok(int c)
 }
 
 /* Holder names are compared ignoring ASCII case (policy.h), so names are
- * kept lowercase. */
+ * kept lowercase; spaces in them become '_'. */
 static int normalize_name(const char *in, size_t len, char out[SECRET_NAME_MAX + 1])
 {
 	if (len == 0 || len > SECRET_NAME_MAX)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		if (!name_char_ok((unsigned char)in[i]))
+		/* "Erin Smith" may hold a share (policy.h); a batch line's name
+		 * ends at its first space, so a space is written '_'. */
+		int c = in[i] == ' ' ? '_' : (unsigned char)in[i];
+		if (!name_char_ok(c))
 			return -1;
-		out[i] = (char)tolower((unsigned char)in[i]);
+		out[i] = (char)tolower(c);
 	}
 	out[len] = '\0';
 	return 0;

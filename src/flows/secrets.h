@@ -3,7 +3,8 @@
  * drill). Every secret has a batch NAME:
  *
  *   share-N          password of DKEK share N (scheme "password")
- *   share-N-HOLDER   HOLDER's part of share N's split password (n-of-m):
+ *   share-N-HOLDER   HOLDER's part of share N's split password (n-of-m;
+ *                    HOLDER in lowercase, a space written '_': share-2-erin_smith):
  *                    "PRIME ID VALUE" as sc-hsm-tool prints them (prime and
  *                    value in hex, "f5:56:46:c9:a5:a1:01:87"; ID decimal)
  *   pin              user PIN of the set (6..16 characters)

@@ -365,7 +365,7 @@ int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report 
 	if (rep->n_findings) {
 		for (size_t i = 0; i < rep->n_findings; i++)
 			flow_say(fc, "DIFFERENCE: %s", rep->findings[i].what);
-		rc = hv_fail(err, HV_EMISMATCH, "%zu difference%s found (listed above)",
+		rc = hv_fail(err, HV_EMISMATCH, "%zu difference%s found: each is listed",
 			     rep->n_findings, rep->n_findings == 1 ? "" : "s");
 	} else {
 		flow_say(fc, "verified %zu card%s and %zu key%s%s%s: everything matches",

@@ -51,6 +51,10 @@ static void test_lines(void **state)
 	get_ok(s, "share-2-BOB", "f5:56 2 3a:99");
 	assert_int_equal(flow_secrets_check_unused(s, &err), HV_OK);
 	flow_secrets_free(s);
+	/* a holder called "Erin Smith" is share-1-erin_smith on a batch line */
+	assert_int_equal(table("share-1-erin_smith p 1 v\n", &s, &err), HV_OK);
+	get_ok(s, "share-1-Erin Smith", "p 1 v");
+	flow_secrets_free(s);
 }
 
 static void test_missing_and_unused(void **state)
