@@ -5,6 +5,7 @@
 . "$HV_FLOWS_LIB"
 V=$WORK/vault
 write_policy "$WORK/p.yaml" verify 2 alice
+write_policy "$WORK/one.yaml" other 1 alice
 insert_blank 0 HVVEA01
 insert_blank 1 HVVEB01
 secrets() { printf 'share-1 %s\nso-pin %s\npin %s\n' "$SHARE1" "$SOPIN" "$PIN"; }
@@ -71,6 +72,21 @@ printf '\xff' | dd of="$f" bs=1 seek=40 conv=notrunc status=none
 expect 1 "0d01.wrap was changed or damaged" --vault "$V" --no-record
 cp "$WORK/blob.bak" "$f"
 ok "a damaged blob is found"
+
+# a missing blob file
+mv "$f" "$WORK/blob.moved"
+expect 1 "0d01: its blob .* cannot be read" --vault "$V" --no-record
+mv "$WORK/blob.moved" "$f"
+ok "a missing blob file is found"
+
+# a card of the set whose DKEK was replaced (enrolled into another vault)
+sim_pull 0
+hv enroll --vault "$WORK/other" --policy "$WORK/one.yaml" --wipe HVVEB01 --secrets-fd 3 \
+	3< <(printf 'share-1 another-password\nso-pin %s\npin %s\ncurrent-so-pin %s\n' \
+		"$SOPIN" "$PIN" "$SOPIN") >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "re-enroll card B"; }
+reinsert 0
+expect 1 "HVVEB01 reports DKEK KCV .*, the vault records" --vault "$V" --no-record
+ok "a KCV mismatch is found"
 
 # a card of another set
 sim_pull 1
