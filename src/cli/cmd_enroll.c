@@ -121,8 +121,9 @@ int cmd_enroll(int argc, char **argv, hv_err *err)
 		rc = flow_enroll(&fa.fc, v, &p, text, len, &res, err);
 	vfs_close(v);
 	/* A failed enroll leaves no half-made vault folder behind: it removes
-	 * the folder it created itself in this run, and nothing else. */
-	if (rc != HV_OK && created)
+	 * the folder it created itself in this run, and nothing else; never
+	 * once a manifest version is written (the shares of enrolled cards). */
+	if (rc != HV_OK && created && res.version == 0)
 		nftw(fa.vault, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(text);
 	rc = flow_args_finish(&fa, rc, err);

@@ -20,7 +20,9 @@ static void usage(FILE *f)
 		"--threshold K a random password is split K-of-n and each new holder is\n"
 		"shown their part alone. The share itself does not change: its check value\n"
 		"and the DKEK's KCV stay the same (checked), so the cards need nothing.\n"
-		"The new file and holders are recorded in a new manifest version.\n\n"
+		"The new file and holders are recorded in a new manifest version (the\n"
+		"manifest, not policy.yaml, names a share's current holders); the old\n"
+		"file stays, as older versions name it.\n\n"
 		"Batch mode: 'share-N OLD-PASSWORD' (or the old parts), 'new-share-N\n"
 		"NEW-PASSWORD'; parts of a new split go to --reveal-fd.\n");
 }

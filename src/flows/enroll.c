@@ -130,6 +130,8 @@ static int plan_card(const flow_ctx *fc, flow_card *c, struct card_plan *plan, h
 		snprintf(why, sizeof(why), "already has a DKEK");
 	if (flow_confirm_card(fc, c->card_id, c->ident.serial, why))
 		return HV_OK;
+	if (flow_interrupted())
+		return flow_cancelled(err, "nothing was changed");
 	return hv_fail(err, HV_ESAFETY,
 		       "card %s in reader %s %s: enroll would erase it; nothing was changed. If "
 		       "it really is to be wiped, run again with --wipe %s", c->ident.serial,
@@ -263,6 +265,10 @@ static int record(vfs *v, const policy *p, const uint8_t *ptext, size_t plen,
 			rc = vault_write_recovery(v, now, err);
 			manifest_free(now);
 		}
+		if (rc != HV_OK)
+			hv_err_prefix(err, "the cards are enrolled and recorded in manifest "
+				      "version %lu, but RECOVERY.md was not written (run 'hsmvault "
+				      "show' to check the vault)", res->version);
 		return rc;
 	}
 	manifest_free(next);
@@ -314,10 +320,14 @@ int flow_enroll(const flow_ctx *fc, vfs *v, const policy *p, const uint8_t *poli
 			goto out;
 		any_initialized |= plans[i].initialized;
 	}
+	if (flow_interrupted()) {
+		rc = flow_cancelled(err, "nothing was changed");
+		goto out;
+	}
 	if ((rc = gather_shares(fc, p, &e, pw, err)) != HV_OK)
-		goto out;
+		goto asked;
 	if ((rc = gather_pins(fc, p, &e, &so_hex, err)) != HV_OK)
-		goto out;
+		goto asked;
 	if (any_initialized && (flow_secrets_interactive(fc->secrets) ||
 				flow_secret_has(fc->secrets, "current-so-pin"))) {
 		secbuf *cur_hex = NULL;
@@ -328,7 +338,7 @@ int flow_enroll(const flow_ctx *fc, vfs *v, const policy *p, const uint8_t *poli
 			rc = so_pin_bytes(cur_hex, "current SO-PIN", &e.current_so_pin, err);
 		secbuf_free(cur_hex);
 		if (rc != HV_OK)
-			goto out;
+			goto asked;
 	}
 	/* A misspelt batch line must stop us before anything changes. */
 	if ((rc = flow_secrets_check_unused(fc->secrets, err)) != HV_OK)
@@ -382,6 +392,10 @@ int flow_enroll(const flow_ctx *fc, vfs *v, const policy *p, const uint8_t *poli
 		flow_say(fc, "enrolled %zu cards, DKEK KCV %s, manifest version %lu", cs.n, e.kcv,
 			 res->version);
 	}
+asked:
+	/* Ctrl-C at a question: say plainly that nothing was touched. */
+	if (rc == HV_ECANCEL)
+		rc = flow_cancelled(err, "nothing was changed");
 out:
 	cardset_close(&cs);
 	for (size_t i = 0; i < POLICY_MAX_SHARES; i++) {

@@ -12,7 +12,7 @@
 
 typedef struct enroll_result {
 	char kcv[17];
-	unsigned long version;   /* manifest version written */
+	unsigned long version;   /* manifest version written; 0: none written */
 	size_t cards;
 } enroll_result;
 

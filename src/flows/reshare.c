@@ -96,11 +96,14 @@ int flow_reshare(const flow_ctx *fc, vfs *v, const reshare_opts *o, unsigned lon
 	flow_catch_interrupt();
 	flow_say(fc, "share %u: its current holder%s unlock%s it", o->index,
 		 old->holders.count == 1 ? "" : "s", old->holders.count == 1 ? "s" : "");
-	if ((rc = shares_unlock_one(fc, v, m, o->index, &u, err)) != HV_OK)
+	if ((rc = shares_unlock_one(fc, v, m, o->index, &u, err)) != HV_OK ||
+	    (rc = share_new_password(fc, "new-share", o->index, o->holders, o->n_holders,
+				     o->threshold, &pw, err)) != HV_OK) {
+		/* Ctrl-C at a question: say plainly that nothing was touched. */
+		if (rc == HV_ECANCEL)
+			rc = flow_cancelled(err, "nothing was changed");
 		goto out;
-	if ((rc = share_new_password(fc, "new-share", o->index, o->holders, o->n_holders,
-				     o->threshold, &pw, err)) != HV_OK)
-		goto out;
+	}
 	if ((rc = flow_secrets_check_unused(fc->secrets, err)) != HV_OK)
 		goto out;
 	if (flow_interrupted()) {

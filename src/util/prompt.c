@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -23,8 +25,13 @@ static void tty_puts(int fd, const char *s)
 	(void)r;
 }
 
-/* Reads a line into a secbuf one byte at a time; the caller handles echo. */
-static int read_line(int fd, size_t max, secbuf **out, const char *what, hv_err *err)
+/* Reads a line into a secbuf one byte at a time; the caller handles echo.
+ * live: the signal mask to wait under when the caller blocked SIGINT and
+ * SIGTERM (terminal prompts): a Ctrl-C that came while the prompt was
+ * being shown is then pending, and ppoll delivers it atomically with the
+ * wait instead of the read blocking after the handler already ran. */
+static int read_line(int fd, size_t max, secbuf **out, const char *what,
+		     const sigset_t *live, hv_err *err)
 {
 	secbuf *b = secbuf_new(max + 1);
 	if (!b)
@@ -32,7 +39,12 @@ static int read_line(int fd, size_t max, secbuf **out, const char *what, hv_err 
 	int got_any = 0;
 	for (;;) {
 		unsigned char c;
-		ssize_t r = read(fd, &c, 1);
+		ssize_t r;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (live && ppoll(&pfd, 1, NULL, live) < 0)
+			r = -1;
+		else
+			r = read(fd, &c, 1);
 		if (r < 0 && errno == EINTR) {
 			secbuf_free(b);
 			return hv_fail(err, HV_ECANCEL, "interrupted while reading %s", what);
@@ -72,7 +84,7 @@ int secret_from_fd(int fd, size_t max, secbuf **out, hv_err *err)
 {
 	char what[48];
 	snprintf(what, sizeof(what), "file descriptor %d", fd);
-	return read_line(fd, max, out, what, err);
+	return read_line(fd, max, out, what, NULL, err);
 }
 
 int prompt_secret(const char *prompt, size_t max, secbuf **out, hv_err *err)
@@ -80,6 +92,11 @@ int prompt_secret(const char *prompt, size_t max, secbuf **out, hv_err *err)
 	int fd = open_tty(err);
 	if (fd < 0)
 		return err ? err->code : HV_EUSAGE;
+	sigset_t stop, live;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, &live);
 	struct termios old, quiet;
 	int have_termios = tcgetattr(fd, &old) == 0;
 	if (have_termios) {
@@ -89,11 +106,12 @@ int prompt_secret(const char *prompt, size_t max, secbuf **out, hv_err *err)
 		tcsetattr(fd, TCSAFLUSH, &quiet);
 	}
 	tty_puts(fd, prompt);
-	int rc = read_line(fd, max, out, "the terminal", err);
+	int rc = read_line(fd, max, out, "the terminal", &live, err);
 	if (have_termios)
 		tcsetattr(fd, TCSAFLUSH, &old);
 	tty_puts(fd, "\n");
 	close(fd);
+	pthread_sigmask(SIG_SETMASK, &live, NULL);
 	return rc;
 }
 

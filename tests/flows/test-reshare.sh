@@ -21,10 +21,27 @@ hv reshare --vault "$V" --share 1 --holder erin --secrets-fd 3 \
 [ "$(ls "$V/manifest" | wc -l)" = "$n" ] || fail "a refused reshare wrote a version"
 ok "reshare refuses an unknown share and a wrong password, writing nothing"
 
-hv reshare --vault "$V" --share 1 --holder erin --secrets-fd 3 \
-	3< <(printf 'share-1 %s\nnew-share-1 erin-password\n' "$SHARE1") >"$WORK/out" 2>&1 ||
-	{ cat "$WORK/out"; fail "reshare to erin"; }
-grep -q "unchanged" "$WORK/out" || fail "$(cat "$WORK/out")"
+# Ctrl-C at the terminal while the new holder chooses a password: exit 8,
+# no manifest version, no new share file
+[ -n "${HV_PTY:-}" ] && [ -x "$HV_PTY" ] || fail "HV_PTY must name hv-pty (run through meson test)"
+files=$(ls "$V/shares")
+"$HV_PTY" -t 90 -e "Password of DKEK share 1 (alice): " -s "$SHARE1\\n" \
+	-e "New password of DKEK share 1 (erin): " -s '\003' -- \
+	"$HSMVAULT" reshare --vault "$V" --share 1 --holder erin >"$WORK/tty.out" 2>&1
+rc=$?
+[ $rc = 8 ] || { cat -A "$WORK/tty.out"; fail "Ctrl-C during reshare: exit $rc, expected 8"; }
+grep -q "interrupted: nothing was changed" "$WORK/tty.out" || fail "$(cat -A "$WORK/tty.out")"
+[ "$(ls "$V/manifest" | wc -l)" = "$n" ] || fail "an interrupted reshare wrote a version"
+[ "$(ls "$V/shares")" = "$files" ] || fail "an interrupted reshare wrote a share file"
+ok "Ctrl-C during reshare: exit 8, vault unchanged"
+
+hv reshare --vault "$V" --share 1 --holder erin --json --secrets-fd 3 \
+	3< <(printf 'share-1 %s\nnew-share-1 erin-password\n' "$SHARE1") >"$WORK/out" 2>"$WORK/err" ||
+	{ cat "$WORK/out" "$WORK/err"; fail "reshare to erin"; }
+python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+assert d["ok"] is True and d["share"]==1 and d["version"]==3, d' "$WORK/out" ||
+	fail "reshare --json: $(cat "$WORK/out")"
 [ "$(kcv)" = "$k0" ] || fail "the KCV changed"
 hv show --vault "$V" --json | python3 -c '
 import json,sys; s=json.load(sys.stdin)["manifest"]["dkek"]["shares"][0]
