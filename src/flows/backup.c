@@ -233,8 +233,10 @@ int flow_backup(const flow_ctx *fc, vfs *v, backup_result *res, hv_err *err)
 		for (size_t k = 0; k < cw[i].n && rc == HV_OK && !oom; k++) {
 			struct wrapped *w = &cw[i].w[k];
 			/* The same key on two cards of the set is backed up once. */
-			if (manifest_find_key(next, m->dkek_kcv, w->id))
+			if (manifest_find_key(next, m->dkek_kcv, w->id)) {
+				fresh--;
 				continue;
+			}
 			rc = vfs_write_atomic(v, w->path, w->file.data, w->file.len, err);
 			if (rc != HV_OK)
 				break;
@@ -261,6 +263,7 @@ int flow_backup(const flow_ctx *fc, vfs *v, backup_result *res, hv_err *err)
 		rc = hv_fail(err, HV_ENOMEM, "out of memory");
 	if (rc != HV_OK)
 		goto out;
+	res->wrapped = fresh;
 	char change[160];
 	snprintf(change, sizeof(change), "backup: %zu key%s wrapped under KCV %s", fresh,
 		 fresh == 1 ? "" : "s", m->dkek_kcv);

@@ -114,7 +114,8 @@ static int verify_card(flow_card *c, void *ctxp, hv_err *err)
 		const manifest_key *mk = vault_key(x->m, id);
 		if (!mk) {
 			add_finding(&x->f, who, "card %s: key %s (%s) has no blob in the vault: run "
-				    "hsmvault backup", c->ident.serial, id, label);
+				    "hsmvault backup (a key the card refuses to export cannot be "
+				    "restored at all)", c->ident.serial, id, label);
 			continue;
 		}
 		EVP_PKEY *recorded = keyinfo_pub_from_hex(mk->public_key);

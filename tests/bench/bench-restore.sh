@@ -19,7 +19,7 @@ R1=$(reader_name 1)
 NKEYS=${BENCH_KEYS:-10}
 case $NKEYS in [1-9] | [1-9][0-9]) ;; *) fail "BENCH_KEYS must be 1..99" ;; esac
 kid() { printf 'b0%02x' "$1"; } # key id of key N, hex
-now() { date +%s.%N; }
+now() { echo "$EPOCHREALTIME"; }
 calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
 apdus() { # total APDUs of the stats files given
 	local n=0 f v
@@ -137,26 +137,34 @@ sim_pull 1
 # as sc-hsm-tool decrypts inside --import-dkek-share.
 sim_insert 0 "$W/e.state" --blank --serial BENCHE01 --stats "$W/e.stats"
 sim_insert 1 "$W/f.state" --blank --serial BENCHF01 --stats "$W/f.stats"
-stamp() { # prefixes each line with: seconds-since-T0 apdus
-	local line
+stamp() { # prefixes each line with: seconds-since-T0 apdus. Builtins only:
+	# a forked awk or sed per line would lag behind the command and stamp
+	# its last steps after it has finished.
+	local line f k v n
 	while IFS= read -r line; do
-		printf '%s %s %s\n' "$(calc "$(now) - $T0")" \
-			"$(apdus "$W/e.stats" "$W/f.stats")" "$line"
+		n=0
+		for f in "$W/e.stats" "$W/f.stats"; do
+			[ -f "$f" ] || continue
+			while IFS='=' read -r k v; do
+				[ "$k" = apdus ] && n=$((n + v))
+			done <"$f"
+		done
+		printf '%s %s %s\n' "$EPOCHREALTIME" "$n" "$line"
 	done
 }
-T0=$(now)
+T0=$EPOCHREALTIME
 set -o pipefail
 hv restore --vault "$W/vault" --secrets-fd 3 3< <(secrets) 2>&1 | stamp >"$W/restore.out" ||
 	{ cat "$W/restore.out" >&2; fail "hsmvault restore"; }
 set +o pipefail
-h_total=$(calc "$(now) - $T0")
+h_total=$(calc "$EPOCHREALTIME - $T0")
 h_apdus=$(apdus "$W/e.stats" "$W/f.stats")
 grep -q "restored 2 cards" "$W/restore.out" || fail "hsmvault restore did not finish"
 mark() { # PATTERN: "seconds apdus" at the last line matching it
 	local m
 	m=$(grep -E "$1" "$W/restore.out" | tail -n 1 | cut -d' ' -f1,2)
 	[ -n "$m" ] || fail "no hsmvault progress line matches '$1'"
-	echo "$m"
+	echo "$(calc "${m% *} - $T0") ${m#* }"
 }
 read -r s_kcv a_kcv < <(mark '^[^ ]+ [0-9]+ DKEK KCV .* matches the vault')
 read -r s_init a_init < <(mark ': initialized$')

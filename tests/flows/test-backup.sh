@@ -36,6 +36,8 @@ cat "$WORK/b1.out"
 grep -q "key 0b02 (bk-locked) cannot be exported, skipped" "$WORK/b1.out" ||
 	fail "the unexportable key was not named"
 grep -q "key 0b01 (bk-ok, EC P-256) wrapped" "$WORK/b1.out" || fail "0b01 not wrapped"
+grep -q "backed up 1 key (manifest version $(ls "$V/manifest" | wc -l));" "$WORK/b1.out" ||
+	fail "backup did not name the version it wrote ($(ls "$V/manifest"))"
 [ "$(ls "$V/keys/$kcv")" = "0b01.wrap" ] || fail "wrap files: $(ls "$V/keys/$kcv")"
 [ "$(stat -c %a "$V/keys/$kcv/0b01.wrap")" = 600 ] || fail "wrap file is not 0600"
 hv show --vault "$V" --json | python3 -c '
@@ -67,6 +69,13 @@ hv verify --vault "$V" --no-record >"$WORK/v.out" 2>&1
 rc=$?
 [ $rc = 1 ] || { cat "$WORK/v.out"; fail "verify: exit $rc, expected 1"; }
 grep -q "key 0b02 (bk-locked) has no blob" "$WORK/v.out" || fail "verify: $(cat "$WORK/v.out")"
+hv verify --vault "$V" --no-record --json >"$WORK/v.json" 2>"$WORK/v.err"
+rc=$?
+[ $rc = 1 ] || { cat "$WORK/v.json" "$WORK/v.err"; fail "verify --json: exit $rc, expected 1"; }
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+assert d["ok"] is False and d["error"]["code"] and d["cards_checked"]==1 and d["keys_checked"]==2, d
+diffs=d["differences"]; assert len(diffs)==1 and "0b02" in diffs[0]["what"], diffs' \
+	"$WORK/v.json" || fail "verify --json: $(cat "$WORK/v.json")"
 ok "verify reports the unexportable key as not in the vault"
 
 # a card of another set in the second reader: refused, nothing written
