@@ -196,8 +196,8 @@ out=${BENCH_OUT:-$W/bench-restore.md}
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for p in "${STEPS[@]}"; do
 		ot=${T[$p]:-} on=${N[$p]:-}
-		printf '| %s | %s | %s | %.1f | %d | %s | %s |\n' "${TITLE[$p]}" \
-			"$([ -n "$ot" ] && printf '%.1f' "$ot" || echo —)" "${on:-—}" \
+		printf '| %s | %s | %s | %.2f | %d | %s | %s |\n' "${TITLE[$p]}" \
+			"$([ -n "$ot" ] && printf '%.2f' "$ot" || echo —)" "${on:-—}" \
 			"${HT[$p]}" "${HN[$p]}" "$(ratio "$ot" "${HT[$p]}")" "$(ratio "$on" "${HN[$p]}")"
 	done
 	printf '| **whole restore** | **%.1f** | **%d** | **%.1f** | **%d** | **%s** | **%s** |\n' \
