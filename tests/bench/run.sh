@@ -14,9 +14,11 @@ BENCHES='
 bench_kdf
 '
 # Benchmarks against simulated cards: shell scripts run under the private
-# PC/SC stack (tests/harness/run-in-pcsc-env.sh; root needed).
+# PC/SC stack (tests/harness/run-in-pcsc-env.sh; root needed), each with
+# its number of vpcd entries (two readers each).
 CARD_BENCHES='
-bench-restore.sh
+bench-restore.sh 1
+bench-parallel.sh 4
 '
 
 log=$(mktemp)
@@ -49,15 +51,18 @@ printf '%s\n' "$BENCHES" | while read -r name args; do
 	echo
 done || status=1
 
-for name in $CARD_BENCHES; do
+while read -r name entries; do
+	[ -n "$name" ] || continue
 	echo "== $name"
 	if ! HSMVAULT="$build/src/cli/hsmvault" HSMVAULT_SIM="$build/src/sim/hsmvault-sim" \
-		HV_PCSC_PROBE="$build/tests/harness/hv-pcsc-probe" HV_PCSC_ENTRIES=1 \
+		HV_PCSC_PROBE="$build/tests/harness/hv-pcsc-probe" HV_PCSC_ENTRIES="$entries" \
 		HV_TEST_TIMEOUT=900 BENCH_OUT="$build/$name.md" \
-		"$top/tests/harness/run-in-pcsc-env.sh" "$top/tests/bench/$name"; then
+		"$top/tests/harness/run-in-pcsc-env.sh" "$top/tests/bench/$name" </dev/null; then
 		echo "!! $name failed" >&2
 		status=1
 	fi
 	echo
-done
+done <<LIST
+$CARD_BENCHES
+LIST
 exit $status
