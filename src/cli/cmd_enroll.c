@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/flow_args.h"
+#include "cli/vault_args.h"
 #include "flows/enroll.h"
 #include "util/fileio.h"
 #include "util/json.h"
@@ -131,17 +132,12 @@ int cmd_enroll(int argc, char **argv, hv_err *err)
 		json_out j;
 		json_init(&j, stdout);
 		json_obj_begin(&j, NULL);
-		json_bool(&j, "ok", rc == HV_OK);
 		if (rc == HV_OK) {
 			json_str(&j, "kcv", res.kcv);
 			json_int(&j, "cards", (long long)res.cards);
 			json_int(&j, "version", (long long)res.version);
-		} else {
-			json_obj_begin(&j, "error");
-			json_str(&j, "code", hv_code_name(rc));
-			json_str(&j, "message", err->msg);
-			json_obj_end(&j);
 		}
+		vault_args_json_result(&j, rc, err);
 		json_obj_end(&j);
 		json_finish(&j);
 	}

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/flow_args.h"
+#include "cli/vault_args.h"
 #include "flows/reshare.h"
 #include "util/json.h"
 
@@ -92,15 +93,9 @@ int cmd_reshare(int argc, char **argv, hv_err *err)
 		json_out j;
 		json_init(&j, stdout);
 		json_obj_begin(&j, NULL);
-		json_bool(&j, "ok", rc == HV_OK);
 		json_int(&j, "share", c.o.index);
 		json_int(&j, "version", (long long)version);
-		if (rc != HV_OK) {
-			json_obj_begin(&j, "error");
-			json_str(&j, "code", hv_code_name(rc));
-			json_str(&j, "message", err->msg);
-			json_obj_end(&j);
-		}
+		vault_args_json_result(&j, rc, err);
 		json_obj_end(&j);
 		json_finish(&j);
 	}

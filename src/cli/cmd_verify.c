@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/flow_args.h"
+#include "cli/vault_args.h"
 #include "flows/verify.h"
 #include "util/json.h"
 
@@ -85,15 +86,9 @@ int cmd_verify(int argc, char **argv, hv_err *err)
 		json_out j;
 		json_init(&j, stdout);
 		json_obj_begin(&j, NULL);
-		json_bool(&j, "ok", rc == HV_OK);
 		json_bool(&j, "deep", c.deep);
 		verify_report_json(&rep, &j);
-		if (rc != HV_OK) {
-			json_obj_begin(&j, "error");
-			json_str(&j, "code", hv_code_name(rc));
-			json_str(&j, "message", err->msg);
-			json_obj_end(&j);
-		}
+		vault_args_json_result(&j, rc, err);
 		json_obj_end(&j);
 		json_finish(&j);
 	}

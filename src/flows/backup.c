@@ -267,16 +267,7 @@ int flow_backup(const flow_ctx *fc, vfs *v, backup_result *res, hv_err *err)
 	char change[160];
 	snprintf(change, sizeof(change), "backup: %zu key%s wrapped under KCV %s", fresh,
 		 fresh == 1 ? "" : "s", m->dkek_kcv);
-	if ((rc = manifest_append(v, next, change, err)) != HV_OK)
-		goto out;
-	res->version = next->version + 1;
-	manifest_free(next);
-	next = NULL;
-	manifest *now_m;
-	if ((rc = manifest_load_current(v, &now_m, err)) == HV_OK) {
-		rc = vault_write_recovery(v, now_m, err);
-		manifest_free(now_m);
-	}
+	rc = flow_append_version(v, next, change, &res->version, err);
 	if (rc == HV_OK)
 		flow_say(fc, "backed up %zu key%s (manifest version %lu); %zu already in the "
 			     "vault, %zu not exportable", fresh, fresh == 1 ? "" : "s",

@@ -35,31 +35,6 @@ struct card_plan {
 	int initialized;         /* needs the current SO-PIN */
 };
 
-/* A 16-hex-digit SO-PIN into its 8 bytes. */
-static int so_pin_bytes(const secbuf *hexpin, const char *what, secbuf **out, hv_err *err)
-{
-	secbuf *b = secbuf_new(SCHSM_SO_PIN_LEN);
-	char tmp[SO_PIN_HEX + 1];
-	if (!b)
-		return hv_fail(err, HV_ENOMEM, "out of memory");
-	if (hexpin->len != SO_PIN_HEX) {
-		secbuf_free(b);
-		return hv_fail(err, HV_EUSAGE, "the %s must be exactly 16 hex digits", what);
-	}
-	memcpy(tmp, hexpin->data, SO_PIN_HEX);
-	tmp[SO_PIN_HEX] = '\0';
-	long n = hex_decode(tmp, b->data, SCHSM_SO_PIN_LEN);
-	secure_wipe(tmp, sizeof(tmp));
-	if (n != SCHSM_SO_PIN_LEN) {
-		secbuf_free(b);
-		return hv_fail(err, HV_EUSAGE, "the %s must be exactly 16 hex digits (0-9, A-F)",
-			       what);
-	}
-	b->len = SCHSM_SO_PIN_LEN;
-	*out = b;
-	return HV_OK;
-}
-
 static int enroll_card(flow_card *c, void *ctxp, hv_err *err)
 {
 	struct enroll_ctx *e = ctxp;
@@ -182,7 +157,8 @@ static int gather_pins(const flow_ctx *fc, const policy *p, struct enroll_ctx *e
 		if (rc != HV_OK)
 			return rc;
 	}
-	if ((rc = so_pin_bytes(*so_hex, "SO-PIN", &e->so_pin, err)) != HV_OK)
+	rc = flow_so_pin_bytes((*so_hex)->data, (*so_hex)->len, "SO-PIN", &e->so_pin, err);
+	if (rc != HV_OK)
 		return rc;
 	return flow_secret_new(fc->secrets, "pin", "user PIN for every card of the set "
 			       "(6 to 16 characters)", SCHSM_PIN_MIN, SCHSM_PIN_MAX, &e->pin, err);
@@ -255,16 +231,10 @@ static int record(vfs *v, const policy *p, const uint8_t *ptext, size_t plen,
 		char change[200];
 		snprintf(change, sizeof(change), "enrolled %zu cards under policy %s, DKEK KCV %s",
 			 cs->n, p->name, e->kcv);
-		rc = manifest_append(v, next, change, err);
+		rc = flow_append_version(v, next, change, &res->version, err);
 	}
-	if (rc == HV_OK) {
-		res->version = next->version + 1;
+	if (res->version) {
 		manifest_free(next);
-		manifest *now;
-		if ((rc = manifest_load_current(v, &now, err)) == HV_OK) {
-			rc = vault_write_recovery(v, now, err);
-			manifest_free(now);
-		}
 		if (rc != HV_OK)
 			hv_err_prefix(err, "the cards are enrolled and recorded in manifest "
 				      "version %lu, but RECOVERY.md was not written (run 'hsmvault "
@@ -335,7 +305,8 @@ int flow_enroll(const flow_ctx *fc, vfs *v, const policy *p, const uint8_t *poli
 				     "current SO-PIN of the initialized card(s) (16 hex digits): ",
 				     SO_PIN_HEX, SO_PIN_HEX, &cur_hex, err);
 		if (rc == HV_OK)
-			rc = so_pin_bytes(cur_hex, "current SO-PIN", &e.current_so_pin, err);
+			rc = flow_so_pin_bytes(cur_hex->data, cur_hex->len, "current SO-PIN",
+					       &e.current_so_pin, err);
 		secbuf_free(cur_hex);
 		if (rc != HV_OK)
 			goto asked;

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "flows/flow.h"
+#include "util/hex.h"
 #include "util/prompt.h"
+#include "vault/vault.h"
 
 static pthread_mutex_t say_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -88,5 +90,44 @@ int flow_random(void *out, size_t len, hv_err *err)
 {
 	if (RAND_priv_bytes(out, (int)len) != 1)
 		return hv_fail(err, HV_EINTERNAL, "the random generator failed");
+	return HV_OK;
+}
+
+int flow_append_version(vfs *v, const manifest *next, const char *change,
+			unsigned long *version, hv_err *err)
+{
+	int rc = manifest_append(v, next, change, err);
+	if (rc != HV_OK)
+		return rc;
+	if (version)
+		*version = next->version + 1;
+	manifest *cur;
+	if ((rc = manifest_load_current(v, &cur, err)) == HV_OK) {
+		rc = vault_write_recovery(v, cur, err);
+		manifest_free(cur);
+	}
+	return rc;
+}
+
+int flow_so_pin_bytes(const uint8_t *hexdigits, size_t len, const char *what, secbuf **out,
+		      hv_err *err)
+{
+	char tmp[17];
+	if (len != 16)
+		return hv_fail(err, HV_EUSAGE, "the %s must be exactly 16 hex digits", what);
+	memcpy(tmp, hexdigits, 16);
+	tmp[16] = '\0';
+	secbuf *b = secbuf_new(8);
+	long n = b ? hex_decode(tmp, b->data, 8) : -1;
+	secure_wipe(tmp, sizeof(tmp));
+	if (!b)
+		return hv_fail(err, HV_ENOMEM, "out of memory");
+	if (n != 8) {
+		secbuf_free(b);
+		return hv_fail(err, HV_EUSAGE, "the %s must be exactly 16 hex digits (0-9, A-F)",
+			       what);
+	}
+	b->len = 8;
+	*out = b;
 	return HV_OK;
 }

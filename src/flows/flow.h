@@ -12,6 +12,9 @@
 
 #include "flows/secrets.h"
 #include "util/err.h"
+#include "util/secbuf.h"
+#include "vault/manifest.h"
+#include "vfs/vfs.h"
 
 typedef struct flow_ctx {
 	flow_secrets *secrets;   /* never NULL */
@@ -50,6 +53,18 @@ int flow_cancelled(hv_err *err, const char *state);
 
 /* Fresh secret random bytes (OpenSSL's private generator). */
 int flow_random(void *out, size_t len, hv_err *err);
+
+/* The last step of every flow that changes the vault: manifest_append of
+ * next (a changed clone of the current version) as `change`, then
+ * RECOVERY.md rewritten from the new version. *version (may be NULL) gets
+ * the number written, also when only RECOVERY.md failed. */
+int flow_append_version(vfs *v, const manifest *next, const char *change,
+			unsigned long *version, hv_err *err);
+
+/* A SO-PIN given as 16 hex digits into its 8 bytes (a new secbuf). what
+ * names it in messages ("SO-PIN", "current SO-PIN"). */
+int flow_so_pin_bytes(const uint8_t *hexdigits, size_t len, const char *what, secbuf **out,
+		      hv_err *err);
 
 /* The current UTC time as "2026-11-28T04:07:09Z" (out >= 21 bytes). */
 void flow_time_now(char *out, size_t outsz);

@@ -148,14 +148,7 @@ int flow_reshare(const flow_ctx *fc, vfs *v, const reshare_opts *o, unsigned lon
 	snprintf(change, sizeof(change), "reshare: share %u now kept by %s%s (DKEK KCV %s "
 		 "unchanged)", o->index, o->holders[0], o->n_holders > 1 ? " and others" : "",
 		 m->dkek_kcv);
-	if ((rc = manifest_append(v, next, change, err)) != HV_OK)
-		goto out;
-	*version = next->version + 1;
-	manifest *cur;
-	if ((rc = manifest_load_current(v, &cur, err)) == HV_OK) {
-		rc = vault_write_recovery(v, cur, err);
-		manifest_free(cur);
-	}
+	rc = flow_append_version(v, next, change, version, err);
 	if (rc == HV_OK)
 		flow_say(fc, "share %u re-encrypted as %s; check value %s and DKEK KCV %s "
 			     "unchanged (manifest version %lu)", o->index, file, sealed.check,

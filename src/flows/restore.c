@@ -56,29 +56,6 @@ struct restore_ctx {
 	size_t n_keys;
 };
 
-static int so_pin_bytes(const uint8_t *hexdigits, size_t len, const char *what, secbuf **out,
-			hv_err *err)
-{
-	char tmp[SO_PIN_HEX + 1];
-	if (len != SO_PIN_HEX)
-		return hv_fail(err, HV_EUSAGE, "the %s must be exactly 16 hex digits", what);
-	memcpy(tmp, hexdigits, SO_PIN_HEX);
-	tmp[SO_PIN_HEX] = '\0';
-	secbuf *b = secbuf_new(SCHSM_SO_PIN_LEN);
-	long n = b ? hex_decode(tmp, b->data, SCHSM_SO_PIN_LEN) : -1;
-	secure_wipe(tmp, sizeof(tmp));
-	if (!b)
-		return hv_fail(err, HV_ENOMEM, "out of memory");
-	if (n != SCHSM_SO_PIN_LEN) {
-		secbuf_free(b);
-		return hv_fail(err, HV_EUSAGE, "the %s must be exactly 16 hex digits (0-9, A-F)",
-			       what);
-	}
-	b->len = SCHSM_SO_PIN_LEN;
-	*out = b;
-	return HV_OK;
-}
-
 static size_t user_keys(flow_card *c, schsm_key_list *keys, hv_err *err, int *rc)
 {
 	*rc = schsm_list_keys(&c->sc, keys, err);
@@ -444,7 +421,7 @@ static int gather_secrets(struct restore_ctx *r, vfs *v, int any_reinit, hv_err 
 		if (rc != HV_OK)
 			return rc;
 	}
-	rc = so_pin_bytes(hexpin->data, hexpin->len, "SO-PIN", &r->so_pin, err);
+	rc = flow_so_pin_bytes(hexpin->data, hexpin->len, "SO-PIN", &r->so_pin, err);
 	secbuf_free(hexpin);
 	if (rc != HV_OK)
 		return rc;
@@ -455,8 +432,8 @@ static int gather_secrets(struct restore_ctx *r, vfs *v, int any_reinit, hv_err 
 				     "current SO-PIN of the card(s) to wipe (16 hex digits): ",
 				     SO_PIN_HEX, SO_PIN_HEX, &cur, err);
 		if (rc == HV_OK)
-			rc = so_pin_bytes(cur->data, cur->len, "current SO-PIN", &r->current_so_pin,
-					  err);
+			rc = flow_so_pin_bytes(cur->data, cur->len, "current SO-PIN",
+					       &r->current_so_pin, err);
 		secbuf_free(cur);
 		if (rc != HV_OK)
 			return rc;
@@ -519,17 +496,8 @@ static int record(struct restore_ctx *r, vfs *v, cardset *cs, restore_result *re
 	snprintf(change, sizeof(change), "restore: %zu card%s rebuilt with %zu key%s, KCV %s",
 		 cs->n, cs->n == 1 ? "" : "s", r->n_keys, r->n_keys == 1 ? "" : "s",
 		 r->m->dkek_kcv);
-	rc = manifest_append(v, next, change, err);
-	if (rc == HV_OK)
-		res->version = next->version + 1;
+	rc = flow_append_version(v, next, change, &res->version, err);
 	manifest_free(next);
-	if (rc != HV_OK)
-		return rc;
-	manifest *cur;
-	if ((rc = manifest_load_current(v, &cur, err)) == HV_OK) {
-		rc = vault_write_recovery(v, cur, err);
-		manifest_free(cur);
-	}
 	return rc;
 }
 

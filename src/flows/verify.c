@@ -295,17 +295,8 @@ static int record_results(struct verify_ctx *x, vfs *v, cardset *cs, struct card
 		 x->fc->deep ? "deep" : "quick", rep->cards_checked,
 		 rep->cards_checked == 1 ? "" : "s", rep->n_findings,
 		 rep->n_findings == 1 ? "" : "s");
-	rc = manifest_append(v, next, change, err);
-	if (rc == HV_OK)
-		rep->recorded = next->version + 1;
+	rc = flow_append_version(v, next, change, &rep->recorded, err);
 	manifest_free(next);
-	if (rc == HV_OK) {
-		manifest *cur;
-		if ((rc = manifest_load_current(v, &cur, err)) == HV_OK) {
-			rc = vault_write_recovery(v, cur, err);
-			manifest_free(cur);
-		}
-	}
 	return rc;
 }
 
