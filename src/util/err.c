@@ -62,6 +62,7 @@ const char *hv_code_name(int code)
 	case HV_ESAFETY: return "safety";
 	case HV_ECANCEL: return "cancelled";
 	case HV_ENOMEM: return "nomem";
+	case HV_EINCOMPLETE: return "incomplete";
 	default: return "internal";
 	}
 }

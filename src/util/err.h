@@ -18,6 +18,8 @@ enum hv_code {
 	HV_ECANCEL = 8,    /* the operator cancelled or interrupted            */
 	HV_ENOMEM = 9,     /* out of memory                                    */
 	HV_EINTERNAL = 10, /* a bug: please report                             */
+	HV_EINCOMPLETE = 11, /* a check could not run without a secret (verify:
+			      * KCV hidden until the user PIN); all else matched */
 };
 
 #define HV_ERR_MSG_MAX 512
