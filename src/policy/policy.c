@@ -242,6 +242,26 @@ static int parse_labels(pctx *c, const ynode *v)
 	return HV_OK;
 }
 
+/* cards.unattested: refuse (the default) or accept cards that cannot
+ * prove they are genuine. Spelled out in full on purpose: a safety
+ * setting takes no yes/no/true shorthand that YAML readers disagree on. */
+static int parse_unattested(pctx *c, const ynode *v)
+{
+	int rc = want_text(c, v, "cards.unattested");
+	if (rc != HV_OK)
+		return rc;
+	if (key_is(v, "refuse"))
+		c->p->unattested = UNATTESTED_REFUSE;
+	else if (key_is(v, "accept"))
+		c->p->unattested = UNATTESTED_ACCEPT;
+	else
+		return bad(c, v, "cards.unattested '%s' is not known: use 'refuse' (only "
+			   "cards with a device certificate chain to a trusted root get the "
+			   "DKEK) or 'accept' (also cards that cannot prove they are "
+			   "genuine, such as pico-hsm)", YSHOWN(v));
+	return HV_OK;
+}
+
 static int parse_cards(pctx *c, const ynode *v)
 {
 	int rc = want_mapping(c, v, "cards", "'count: 2'");
@@ -257,8 +277,10 @@ static int parse_cards(pctx *c, const ynode *v)
 		} else if (key_is(k, "labels")) {
 			rc = parse_labels(c, val);
 			labels = val;
+		} else if (key_is(k, "unattested")) {
+			rc = parse_unattested(c, val);
 		} else {
-			rc = unknown_key(c, k, "in cards", "count, labels");
+			rc = unknown_key(c, k, "in cards", "count, labels, unattested");
 		}
 		if (rc != HV_OK)
 			return rc;
@@ -649,6 +671,7 @@ int policy_parse(const char *display_name, const uint8_t *text, size_t len,
 	c->err = err;
 	c->p = out;
 	out->retry_counter = 3;
+	out->unattested = UNATTESTED_REFUSE;
 	out->so_pin = SO_PIN_HOLDERS;
 	out->keys_backup = KEYS_BACKUP_ALL;
 	out->max_age_days = 90;

@@ -51,6 +51,15 @@ enum policy_so_pin {
 	SO_PIN_VAULT,    /* the SO-PIN is kept inside the LUKS volume */
 };
 
+/* What to do with a card that cannot prove it is genuine: no device
+ * authentication chain to a trusted root (pico-hsm's self-signed device
+ * certificate; crypto/devaut.h). A card whose chain FAILS is refused
+ * whatever this says. */
+enum policy_unattested {
+	UNATTESTED_REFUSE,   /* default: such a card never receives the DKEK */
+	UNATTESTED_ACCEPT,   /* the operator accepts it (e.g. a pico-hsm set) */
+};
+
 enum policy_key_backup {
 	KEYS_BACKUP_ALL,  /* every private key on a card of the set has a blob */
 };
@@ -62,6 +71,7 @@ typedef struct policy {
 	/* Optional card labels: when given there is exactly one per card. */
 	char card_labels[POLICY_MAX_CARDS][POLICY_NAME_MAX + 1];
 	size_t n_card_labels;
+	enum policy_unattested unattested;            /* default UNATTESTED_REFUSE */
 	policy_share shares[POLICY_MAX_SHARES];
 	size_t n_shares;                              /* 1..16 */
 	unsigned retry_counter;                       /* 1..10, default 3 */

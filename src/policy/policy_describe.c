@@ -43,9 +43,14 @@ int policy_describe(const policy *p, FILE *f)
 	fprintf(f, ". Each card's user PIN locks after %u wrong tr%s; the SO-PIN "
 		"is kept %s. Every private key on a card of the set must have a "
 		"backup in the vault, and the backup must be verified at least "
-		"every %u day%s.\n", p->retry_counter, p->retry_counter == 1 ? "y" : "ies",
+		"every %u day%s.", p->retry_counter, p->retry_counter == 1 ? "y" : "ies",
 		p->so_pin == SO_PIN_VAULT ? "inside the vault's LUKS volume" :
 		"by people, outside the vault",
 		p->max_age_days, p->max_age_days == 1 ? "" : "s");
+	fprintf(f, " A card that cannot prove it is genuine (no device certificate chain "
+		"to a trusted root, such as a pico-hsm) %s; a card whose chain fails to "
+		"verify is always refused.\n",
+		p->unattested == UNATTESTED_ACCEPT ? "is accepted" :
+		"is refused (set cards.unattested: accept to accept it)");
 	return ferror(f) ? HV_EIO : HV_OK;
 }

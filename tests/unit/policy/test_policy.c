@@ -72,6 +72,7 @@ typedef struct expected_policy {
 	unsigned retry_counter;
 	enum policy_so_pin so_pin;
 	unsigned max_age_days;
+	enum policy_unattested unattested;
 } expected_policy;
 
 static const expected_policy examples[] = {
@@ -79,19 +80,19 @@ static const expected_policy examples[] = {
 	  2, { "primary", "backup" }, 2,
 	  { { { "alice" }, 0, "dkek-share-1.pbe" },
 	    { { "bob" }, 0, "dkek-share-2.pbe" } },
-	  3, SO_PIN_HOLDERS, 90 },
+	  3, SO_PIN_HOLDERS, 90, UNATTESTED_REFUSE },
 	{ "split-share.yaml", "ca-root", "Offline root CA: two cards, share 2 split 2-of-3",
 	  2, { NULL }, 2,
 	  { { { "alice" }, 0, "dkek-share-1.pbe" },
 	    { { "bob", "carol", "dave" }, 2, "dkek-share-2.pbe" } },
-	  3, SO_PIN_VAULT, 30 },
+	  3, SO_PIN_VAULT, 30, UNATTESTED_REFUSE },
 	{ "three-cards.yaml", "signing-service",
 	  "Three cards on two sites for the code-signing service",
 	  3, { "online", "safe-site-a", "safe-site-b" }, 3,
 	  { { { "Erin Smith" }, 0, "dkek-share-1.pbe" },
 	    { { "frank" }, 0, "share-frank.pbe" },
 	    { { "grace", "heidi", "ivan", "judy", "mallory" }, 3, "dkek-share-3.pbe" } },
-	  5, SO_PIN_HOLDERS, 180 },
+	  5, SO_PIN_HOLDERS, 180, UNATTESTED_REFUSE },
 };
 #define N_EXAMPLES (sizeof(examples) / sizeof(examples[0]))
 
@@ -122,6 +123,7 @@ static void check_example_values(const expected_policy *e, const policy *p)
 	assert_int_equal(p->so_pin, e->so_pin);
 	assert_int_equal(p->keys_backup, KEYS_BACKUP_ALL);
 	assert_int_equal(p->max_age_days, e->max_age_days);
+	assert_int_equal(p->unattested, e->unattested);
 }
 
 /* What holds for every valid policy, whatever example it comes from. */
@@ -259,6 +261,22 @@ static const bad_case bad_cases[] = {
 	  "cards.count 17 is out of range: it must be from 1 to 16" },
 	{ "count missing", HEAD "cards:\n  labels: [a]\n", 0, 4, 3,
 	  "cards.count is missing" },
+	{ "unattested not known", HEAD "cards:\n  count: 2\n  unattested: yes\n", 0, 5, 15,
+	  "cards.unattested 'yes' is not known: use 'refuse'" },
+	{ "unattested as a boolean-looking word", HEAD "cards: {count: 1, unattested: true}\n",
+	  0, 3, 31, "cards.unattested 'true' is not known" },
+	{ "unattested in the wrong case", HEAD "cards:\n  count: 2\n  unattested: Accept\n",
+	  0, 5, 15, "cards.unattested 'Accept' is not known" },
+	{ "unattested without value", HEAD "cards:\n  count: 2\n  unattested:\n", 0, 5, 14,
+	  "cards.unattested has no value" },
+	{ "unattested as a list", HEAD "cards:\n  count: 2\n  unattested: [accept]\n",
+	  0, 5, 15, "cards.unattested must be text, not a list" },
+	{ "unattested twice", HEAD "cards:\n  count: 2\n  unattested: accept\n"
+	  "  unattested: refuse\n", 0, 6, 3, "duplicate key 'unattested' (first at 5:3)" },
+	{ "unattested at the top level", UPTO_SHARES "unattested: accept\n", 0, 7, 1,
+	  "unknown key 'unattested': the top-level keys are" },
+	{ "unknown key in cards lists unattested", HEAD "cards:\n  count: 2\n  unatested: accept\n",
+	  0, 5, 3, "the keys allowed here are count, labels, unattested" },
 	{ "labels not one per card", HEAD "cards:\n  count: 2\n  labels: [a, b, c]\n",
 	  0, 5, 11, "cards.labels names 3 cards but cards.count is 2" },
 	{ "duplicate label", HEAD "cards:\n  count: 2\n  labels: [a, A]\n", 0, 5, 15,
@@ -540,6 +558,7 @@ static void test_defaults_and_styles(void **state)
 	assert_int_equal(p.so_pin, SO_PIN_HOLDERS);
 	assert_int_equal(p.keys_backup, KEYS_BACKUP_ALL);
 	assert_int_equal(p.max_age_days, 90);
+	assert_int_equal(p.unattested, UNATTESTED_REFUSE);
 
 	/* The limits themselves: 16 cards, 16 shares, 16 holders, T = n,
 	 * a 64-byte name, empty sections take defaults. */
@@ -576,6 +595,33 @@ static void test_defaults_and_styles(void **state)
 	rc = policy_parse("folded.yaml", (const uint8_t *)folded, strlen(folded), &p, &err);
 	assert_int_equal(rc, HV_OK);
 	assert_string_equal(p.description, "one two");
+}
+
+/* cards.unattested: both words, in any style, and the default. */
+static void test_unattested(void **state)
+{
+	(void)state;
+	static const struct { const char *cards; enum policy_unattested want; } cases[] = {
+		{ "cards: {count: 1}\n", UNATTESTED_REFUSE },
+		{ "cards: {count: 1, unattested: accept}\n", UNATTESTED_ACCEPT },
+		{ "cards: {count: 1, unattested: refuse}\n", UNATTESTED_REFUSE },
+		{ "cards:\n  unattested: \"accept\"\n  count: 1\n", UNATTESTED_ACCEPT },
+		{ "cards:\n  count: 1\n  unattested: 'refuse'\n", UNATTESTED_REFUSE },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		int n = snprintf(text, sizeof(text), HEAD "%sdkek: {shares: [{holder: a}]}\n",
+				 cases[i].cards);
+		policy p;
+		memset(&p, 0xA5, sizeof(p));
+		hv_err err = { 0 };
+		int rc = policy_parse("u.yaml", (const uint8_t *)text, (size_t)n, &p, &err);
+		if (rc != HV_OK)
+			print_error("case %zu: %s\n", i, err.msg);
+		assert_int_equal(rc, HV_OK);
+		assert_int_equal(p.unattested, cases[i].want);
+		assert_int_equal(p.card_count, 1);
+	}
 }
 
 static void test_sha256_is_of_the_bytes(void **state)
@@ -618,8 +664,26 @@ static void test_describe(void **state)
 	assert_non_null(strstr(out, "locks after 1 wrong try;"));
 	assert_non_null(strstr(out, "inside the vault's LUKS volume"));
 	assert_non_null(strstr(out, "every 1 day."));
+	assert_non_null(strstr(out, "A card that cannot prove it is genuine (no device "
+				    "certificate chain to a trusted root, such as a pico-hsm) is "
+				    "refused (set cards.unattested: accept to accept it); a card "
+				    "whose chain fails to verify is always refused."));
 	assert_int_equal(out[outlen - 1], '\n');
 	assert_null(memchr(out, '\n', outlen - 1)); /* one paragraph */
+	free(out);
+
+	/* With unattested: accept the paragraph says so instead. */
+	const char *acc = HEAD "cards: {count: 1, unattested: accept}\n"
+		"dkek: {shares: [{holder: a}]}\n";
+	assert_int_equal(policy_parse("a", (const uint8_t *)acc, strlen(acc), &p, &err), HV_OK);
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	assert_int_equal(policy_describe(&p, f), HV_OK);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(out, "(no device certificate chain to a trusted root, such as "
+				    "a pico-hsm) is accepted; a card whose chain fails to verify "
+				    "is always refused."));
+	assert_null(strstr(out, "set cards.unattested"));
 	free(out);
 }
 
@@ -631,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_load_refuses_symlink_and_missing),
 		cmocka_unit_test(test_defaults_and_styles),
+		cmocka_unit_test(test_unattested),
 		cmocka_unit_test(test_sha256_is_of_the_bytes),
 		cmocka_unit_test(test_describe),
 	};
