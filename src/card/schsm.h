@@ -236,6 +236,11 @@ int schsm_replace_ef(schsm_card *c, uint16_t fid, const uint8_t *data,
 /* ---- Identity (1.3) ---- */
 
 typedef struct schsm_identity {
+	/* 1: the card was never initialized and its EF 2F02 is empty or
+	 * absent: pico-hsm creates its device key and certificate at the
+	 * first INITIALIZE. chr, serial and id are then "" and the card has
+	 * no identity yet: read it again after INITIALIZE. */
+	int no_identity;
 	char chr[40];          /* CHR of the device certificate */
 	char serial[40];       /* CHR minus its last 5 characters */
 	uint8_t devcert_sha256[32]; /* SHA-256 of the device CVC (7F21 TLV) */
@@ -245,7 +250,11 @@ typedef struct schsm_identity {
 	char id[40 + 1 + 16 + 1];
 } schsm_identity;
 
-/* Reads 2F02 and fills *id and c->serial. */
+/* Reads 2F02 and fills *id and c->serial. An empty or absent 2F02 on a
+ * never-initialized card (both PIN status queries 6A 88) is no error:
+ * *id comes back with no_identity = 1 and c->serial "" (messages then
+ * name the reader). On an initialized card, an empty, absent or garbled
+ * 2F02 is HV_ECARD, as is a garbled one on any card. */
 int schsm_card_identity(schsm_card *c, schsm_identity *id, hv_err *err);
 
 /* Parser behind it, public for tests: the 2F02 content. */
@@ -363,12 +372,31 @@ int schsm_delete_key(schsm_card *c, uint8_t ref, hv_err *err);
 int schsm_sign(schsm_card *c, uint8_t ref, uint8_t alg, const uint8_t *in,
 	       size_t len, bytebuf *sig, hv_err *err);
 
-/* Signs a digest the usual way for the key type: ECDSA (0x70) for EC,
- * PKCS#1 v1.5 (0x30, DigestInfo built here) for RSA. md = EVP_sha256()
- * etc. The signature verifies with EVP_DigestVerify*-style PKEY verify
- * against the key's public key (DER for ECDSA). */
-int schsm_sign_digest(schsm_card *c, uint8_t ref, int key_alg,
+/* Signs a digest with key ref, whose public key is pub (its type and RSA
+ * modulus size choose the mechanism), the way every SmartCard-HSM family
+ * accepts, as OpenSC does: EC by ECDSA (0x70) on the digest; RSA by raw
+ * RSA (0x20) over the PKCS#1 v1.5 block 00 01 FF..FF 00 DigestInfo built
+ * here, and when the card refuses that mechanism (schsm_sign_refused) by
+ * PKCS#1 v1.5 with the DigestInfo (0x30). pico-hsm answers 0x30 with
+ * 64 00; a card whose key may only be used with 0x30 refuses 0x20.
+ * md = EVP_sha256() etc. The signature verifies with EVP_DigestVerify*
+ * (PKCS#1 v1.5 / DER ECDSA) against pub. *alg_used (may be NULL) gets
+ * the algorithm identifier that signed. On failure the error is the
+ * first mechanism's when every one was refused. */
+int schsm_sign_digest(schsm_card *c, uint8_t ref, EVP_PKEY *pub,
 		      const EVP_MD *md, const uint8_t *digest, size_t dlen,
-		      bytebuf *sig, hv_err *err);
+		      bytebuf *sig, uint8_t *alg_used, hv_err *err);
+
+/* 1 when sw, the answer to a SIGN, says "not with this mechanism"
+ * (64 00, 67 00, 69 85, 6A 80, 6A 81, 6A 86, 6B 00) rather than "not now"
+ * (PIN not verified, key absent, card gone): another mechanism may work. */
+int schsm_sign_refused(uint16_t sw);
+
+/* The PKCS#1 v1.5 signature block (RFC 8017, EMSA-PKCS1-v1_5) of a
+ * digest for a modulus of k bytes: 00 01 FF...FF 00 DigestInfo, into out
+ * (k bytes). HV_EUSAGE when md is no SHA-1/SHA-2 digest or k is too
+ * small. Public for tests. */
+int schsm_pkcs1_block(const EVP_MD *md, const uint8_t *digest, size_t dlen,
+		      size_t k, uint8_t *out, hv_err *err);
 
 #endif

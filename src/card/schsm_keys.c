@@ -318,25 +318,122 @@ static const struct di_prefix di_prefixes[] = {
 			    0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40 } },
 };
 
-int schsm_sign_digest(schsm_card *c, uint8_t ref, int key_alg,
+/* DigestInfo of a digest into di (room for 19 + 64 bytes); its length,
+ * or 0 when md has no DigestInfo here. */
+static size_t digest_info(const EVP_MD *md, const uint8_t *digest, size_t dlen, uint8_t *di)
+{
+	int nid = EVP_MD_get_type(md);
+	for (size_t i = 0; i < sizeof(di_prefixes) / sizeof(di_prefixes[0]); i++) {
+		if (di_prefixes[i].nid != nid || dlen > 64)
+			continue;
+		memcpy(di, di_prefixes[i].bytes, di_prefixes[i].len);
+		memcpy(di + di_prefixes[i].len, digest, dlen);
+		return di_prefixes[i].len + dlen;
+	}
+	return 0;
+}
+
+int schsm_pkcs1_block(const EVP_MD *md, const uint8_t *digest, size_t dlen,
+		      size_t k, uint8_t *out, hv_err *err)
+{
+	uint8_t di[19 + 64];
+	size_t dilen = digest_info(md, digest, dlen, di);
+	if (!dilen)
+		return hv_fail(err, HV_EUSAGE, "RSA signing supports SHA-1 and SHA-2 digests only");
+	/* at least 8 bytes of FF padding (RFC 8017, 9.2 step 3) */
+	if (k < dilen + 11)
+		return hv_fail(err, HV_EUSAGE,
+			       "an RSA modulus of %zu bytes is too short for this digest", k);
+	out[0] = 0x00;
+	out[1] = 0x01;
+	memset(out + 2, 0xFF, k - dilen - 3);
+	out[k - dilen - 1] = 0x00;
+	memcpy(out + k - dilen, di, dilen);
+	return HV_OK;
+}
+
+int schsm_sign_refused(uint16_t sw)
+{
+	switch (sw) {
+	case 0x6400: /* pico: 0x30 is broken there */
+	case 0x6700: /* pico: data it does not take, where ISO says 6A 80 */
+	case 0x6985: /* key may not be used with this algorithm */
+	case 0x6A80:
+	case 0x6A81: /* function not supported */
+	case 0x6A86: /* unknown algorithm in P2 */
+	case 0x6B00:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* RSA: raw over the host-made block first (what OpenSC sends; every
+ * family takes it), then 0x30 with the DigestInfo. */
+static int sign_rsa(schsm_card *c, uint8_t ref, EVP_PKEY *pub, const EVP_MD *md,
+		    const uint8_t *digest, size_t dlen, bytebuf *sig, uint8_t *alg_used,
+		    hv_err *err)
+{
+	int k = EVP_PKEY_get_size(pub);
+	if (k < 64 || k > 512)
+		return hv_fail(err, HV_EUSAGE, "key %u: an RSA modulus of %d bytes cannot be used",
+			       ref, k);
+	uint8_t block[512];
+	int rc = schsm_pkcs1_block(md, digest, dlen, (size_t)k, block, err);
+	if (rc != HV_OK)
+		return rc;
+	hv_err first;
+	hv_err_clear(&first);
+	rc = schsm_sign(c, ref, SCHSM_ALG_RSA_RAW, block, (size_t)k, sig, &first);
+	if (rc == HV_OK) {
+		if (alg_used)
+			*alg_used = SCHSM_ALG_RSA_RAW;
+		return HV_OK;
+	}
+	if (rc != HV_ECARD || schsm_card_removed(c) || !schsm_sign_refused(c->last_sw)) {
+		if (err)
+			*err = first;
+		return rc;
+	}
+	uint16_t first_sw = c->last_sw;
+	uint8_t di[19 + 64];
+	size_t dilen = digest_info(md, digest, dlen, di);
+	hv_err second;
+	hv_err_clear(&second);
+	rc = schsm_sign(c, ref, SCHSM_ALG_RSA_PKCS1, di, dilen, sig, &second);
+	if (rc == HV_OK) {
+		if (alg_used)
+			*alg_used = SCHSM_ALG_RSA_PKCS1;
+		return HV_OK;
+	}
+	if (rc == HV_ECARD && !schsm_card_removed(c) && schsm_sign_refused(c->last_sw)) {
+		char name[160];
+		return hv_fail(err, HV_ECARD,
+			       "signing with key %u on card %s: the card refuses raw RSA (SW %04X) "
+			       "and PKCS#1 v1.5 (SW %04X)", ref,
+			       schsm_card_name(c, name, sizeof(name)), first_sw, c->last_sw);
+	}
+	if (err)
+		*err = second;
+	return rc;
+}
+
+int schsm_sign_digest(schsm_card *c, uint8_t ref, EVP_PKEY *pub,
 		      const EVP_MD *md, const uint8_t *digest, size_t dlen,
-		      bytebuf *sig, hv_err *err)
+		      bytebuf *sig, uint8_t *alg_used, hv_err *err)
 {
 	if (!md || (size_t)EVP_MD_get_size(md) != dlen)
 		return hv_fail(err, HV_EINTERNAL, "digest length does not match its algorithm");
-	if (key_alg == SCHSM_KEY_EC)
-		return schsm_sign(c, ref, SCHSM_ALG_ECDSA, digest, dlen, sig, err);
-	if (key_alg != SCHSM_KEY_RSA)
-		return hv_fail(err, HV_EUSAGE, "key %u cannot sign (not an RSA or EC key)", ref);
-	int nid = EVP_MD_get_type(md);
-	for (size_t i = 0; i < sizeof(di_prefixes) / sizeof(di_prefixes[0]); i++) {
-		if (di_prefixes[i].nid != nid)
-			continue;
-		uint8_t di[19 + 64];
-		memcpy(di, di_prefixes[i].bytes, di_prefixes[i].len);
-		memcpy(di + di_prefixes[i].len, digest, dlen);
-		return schsm_sign(c, ref, SCHSM_ALG_RSA_PKCS1, di, di_prefixes[i].len + dlen,
-				  sig, err);
+	if (!pub)
+		return hv_fail(err, HV_EINTERNAL, "signing with key %u: no public key given", ref);
+	int type = EVP_PKEY_get_base_id(pub);
+	if (type == EVP_PKEY_EC) {
+		int rc = schsm_sign(c, ref, SCHSM_ALG_ECDSA, digest, dlen, sig, err);
+		if (rc == HV_OK && alg_used)
+			*alg_used = SCHSM_ALG_ECDSA;
+		return rc;
 	}
-	return hv_fail(err, HV_EUSAGE, "RSA signing supports SHA-1 and SHA-2 digests only");
+	if (type == EVP_PKEY_RSA)
+		return sign_rsa(c, ref, pub, md, digest, dlen, sig, alg_used, err);
+	return hv_fail(err, HV_EUSAGE, "key %u cannot sign (not an RSA or EC key)", ref);
 }

@@ -209,15 +209,28 @@ int schsm_card_identity(schsm_card *c, schsm_identity *id, hv_err *err)
 {
 	bytebuf ef = { 0 };
 	int exists;
+	memset(id, 0, sizeof(*id));
+	c->serial[0] = '\0';
 	int rc = schsm_read_ef(c, SCHSM_EF_DEVAUT, &ef, &exists, err);
-	if (rc == HV_OK && !exists)
-		rc = hv_fail(err, HV_ECARD,
-			     "the card in reader %s has no device certificate (file 2F02): "
-			     "it is not a SmartCard-HSM", c->t->reader ? c->t->reader : "?");
-	if (rc == HV_OK)
+	if (rc == HV_OK && (!exists || ef.len == 0)) {
+		/* pico-hsm answers READ BINARY of its empty 2F02 with no data
+		 * (or 6A 82) until the first INITIALIZE creates the device key
+		 * and certificate: blank, not broken. Only a card that never
+		 * was initialized may lack its identity. */
+		schsm_device_info dev;
+		rc = schsm_device_status(c, &dev, err);
+		if (rc == HV_OK && dev.state == SCHSM_DEV_UNINITIALIZED)
+			id->no_identity = 1;
+		else if (rc == HV_OK)
+			rc = hv_fail(err, HV_ECARD,
+				     "the card in reader %s is initialized but has no device "
+				     "certificate (file 2F02 %s): it cannot be identified",
+				     c->t->reader ? c->t->reader : "?", exists ? "is empty" : "is absent");
+	} else if (rc == HV_OK) {
 		rc = schsm_parse_devaut(ef.data, ef.len, id, err);
-	if (rc == HV_OK)
-		snprintf(c->serial, sizeof(c->serial), "%s", id->serial);
+		if (rc == HV_OK)
+			snprintf(c->serial, sizeof(c->serial), "%s", id->serial);
+	}
 	buf_free(&ef);
 	return rc;
 }

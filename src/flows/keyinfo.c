@@ -79,7 +79,13 @@ int keyinfo_prove(schsm_card *c, const schsm_key *k, EVP_PKEY *recorded, hv_err 
 	    !EVP_Digest(challenge, sizeof(challenge), digest, &dlen, EVP_sha256(), NULL))
 		return hv_fail(err, HV_EINTERNAL, "cannot make a challenge");
 	bytebuf sig = { 0 };
-	int rc = schsm_sign_digest(c, k->ref, k->alg, EVP_sha256(), digest, dlen, &sig, err);
+	/* The recorded public key chooses the mechanism (and the RSA block
+	 * size): what the card lists may be incomplete on a half-restored
+	 * key. A mechanism the card refuses falls back to another inside
+	 * schsm_sign_digest; only a refusal of every one, or a signature
+	 * that does not verify, leaves the key unproven. */
+	int rc = schsm_sign_digest(c, k->ref, recorded, EVP_sha256(), digest, dlen, &sig, NULL,
+				   err);
 	if (rc != HV_OK) {
 		buf_free(&sig);
 		return rc;

@@ -18,9 +18,12 @@ void keyinfo_id_hex(const schsm_key *k, char *out, size_t n);
 int keyinfo_pub_hex(EVP_PKEY *pub, char **out, hv_err *err);
 /* A recorded public key (hex DER SPKI) back into a key; NULL on failure. */
 EVP_PKEY *keyinfo_pub_from_hex(const char *hex);
-/* Signs a fresh random SHA-256 challenge with key `ref` on the card and
- * checks the signature against `recorded` (the public key the vault has).
- * HV_EMISMATCH when the signature does not verify. */
+/* Signs a fresh random SHA-256 challenge with key k->ref on the card and
+ * checks the signature against `recorded` (the public key the vault has),
+ * whose type chooses the mechanism (schsm_sign_digest: raw RSA with the
+ * padding made here, falling back to PKCS#1 v1.5 on the card; ECDSA).
+ * HV_EMISMATCH when the signature does not verify; HV_ECARD when the card
+ * refuses every mechanism. */
 int keyinfo_prove(schsm_card *c, const schsm_key *k, EVP_PKEY *recorded, hv_err *err);
 
 #endif

@@ -205,7 +205,7 @@ static void sign_and_verify(session *s, uint8_t ref, int alg, EVP_PKEY *pub)
 	unsigned dlen = 0;
 	assert_int_equal(EVP_Digest(msg, sizeof(msg) - 1, digest, &dlen, EVP_sha256(), NULL), 1);
 	bytebuf sig = { 0 };
-	check_ok(schsm_sign_digest(&s->c, ref, alg, EVP_sha256(), digest, dlen, &sig, &err), &err,
+	check_ok(schsm_sign_digest(&s->c, ref, pub, EVP_sha256(), digest, dlen, &sig, NULL, &err), &err,
 		 "sign");
 	EVP_PKEY_CTX *v = EVP_PKEY_CTX_new(pub, NULL);
 	assert_non_null(v);
@@ -482,7 +482,7 @@ static void test_sign(void **state)
 	hv_err_clear(&err);
 	uint8_t digest[32] = { 1 };
 	bytebuf sig = { 0 };
-	int rc = schsm_sign_digest(&s.c, ec_ref, SCHSM_KEY_EC, EVP_sha256(), digest, 32, &sig, &err);
+	int rc = schsm_sign_digest(&s.c, ec_ref, ec_pub, EVP_sha256(), digest, 32, &sig, NULL, &err);
 	assert_int_not_equal(rc, HV_OK);
 	assert_int_equal(s.c.last_sw, 0x6982);
 	buf_free(&sig);

@@ -13,6 +13,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "card/schsm.h"
@@ -413,42 +414,160 @@ static void test_delete_key(void **state)
 	fake_assert_done(&f);
 }
 
+/* SIGN command bytes: 80 68 ref alg 00 Lc(2) data 02 00 (Ne 512). */
+static uint8_t *sign_cmd(uint8_t ref, uint8_t alg, const uint8_t *in, size_t len, size_t *n)
+{
+	uint8_t *b = malloc(7 + len + 2);
+	assert_non_null(b);
+	uint8_t hdr[7] = { 0x80, 0x68, ref, alg, 0x00, (uint8_t)(len >> 8), (uint8_t)len };
+	memcpy(b, hdr, 7);
+	memcpy(b + 7, in, len);
+	b[7 + len] = 0x02;
+	b[8 + len] = 0x00;
+	*n = 9 + len;
+	return b;
+}
+
+/* What a card does with raw RSA: the private-key operation on the block. */
+static uint8_t *raw_rsa(EVP_PKEY *k, const uint8_t *block, size_t len, size_t *n)
+{
+	EVP_PKEY_CTX *x = EVP_PKEY_CTX_new(k, NULL);
+	assert_non_null(x);
+	assert_int_equal(EVP_PKEY_sign_init(x), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(x, RSA_NO_PADDING), 1);
+	size_t sl = 0;
+	assert_int_equal(EVP_PKEY_sign(x, NULL, &sl, block, len), 1);
+	uint8_t *sig = malloc(sl + 2);
+	assert_int_equal(EVP_PKEY_sign(x, sig, &sl, block, len), 1);
+	EVP_PKEY_CTX_free(x);
+	sig[sl] = 0x90;
+	sig[sl + 1] = 0x00;
+	*n = sl + 2;
+	return sig;
+}
+
 static void test_sign(void **state)
 {
 	(void)state;
 	uint8_t h[32];
 	for (int i = 0; i < 32; i++)
 		h[i] = (uint8_t)i;
+	EVP_PKEY *ec = ec_key("P-256");
+	EVP_PKEY *rsa = EVP_RSA_gen(1024);
+	assert_non_null(rsa);
+	/* the PKCS#1 v1.5 block for a 128-byte modulus, as RFC 8017 9.2 has it */
+	uint8_t block[128];
+	assert_int_equal(schsm_pkcs1_block(EVP_sha256(), h, 32, sizeof(block), block, NULL), HV_OK);
+	size_t dil;
+	uint8_t *di = fake_hex("3031300D060960864801650304020105000420"
+			       "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F", &dil);
+	assert_int_equal(dil, 51);
+	assert_int_equal(block[0], 0x00);
+	assert_int_equal(block[1], 0x01);
+	for (size_t i = 2; i < sizeof(block) - dil - 1; i++)
+		assert_int_equal(block[i], 0xFF);
+	assert_int_equal(block[sizeof(block) - dil - 1], 0x00);
+	assert_memory_equal(block + sizeof(block) - dil, di, dil);
+	hv_err err = { 0 };
+	uint8_t small[61];
+	assert_int_equal(schsm_pkcs1_block(EVP_sha256(), h, 32, sizeof(small), small, &err),
+			 HV_EUSAGE);
+	assert_int_equal(schsm_pkcs1_block(EVP_md5(), h, 16, sizeof(block), block, &err),
+			 HV_EUSAGE);
+	assert_int_equal(schsm_pkcs1_block(EVP_sha256(), h, 32, sizeof(block), block, NULL), HV_OK);
+
+	size_t raw_n, di_n, sig_n;
+	uint8_t *raw_cmd = sign_cmd(2, 0x20, block, sizeof(block), &raw_n);
+	uint8_t *di_cmd = sign_cmd(2, 0x30, di, dil, &di_n);
+	uint8_t *sig = raw_rsa(rsa, block, sizeof(block), &sig_n);
 	fake_step steps[] = {
+		/* EC: ECDSA on the hash */
 		{ .cmd = "80 68 01 70 00 00 20 000102030405060708090A0B0C0D0E0F"
 			 "101112131415161718191A1B1C1D1E1F 02 00",
 		  .resp = "3006020101020102 9000" },
-		{ .cmd = "80 68 02 30 00 00 33 3031300D060960864801650304020105000420"
-			 "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F 02 00",
-		  .resp = "AABBCC 9000" },
+		/* RSA: raw over the host-made block, the card's signature */
+		{ .cmd_bin = raw_cmd, .cmd_bin_len = raw_n, .resp_bin = sig, .resp_bin_len = sig_n },
+		/* pico-like card whose raw RSA is refused (64 00): PKCS#1 v1.5 */
+		{ .cmd_bin = raw_cmd, .cmd_bin_len = raw_n, .resp = "6400" },
+		{ .cmd_bin = di_cmd, .cmd_bin_len = di_n, .resp = "AABBCC 9000" },
+		/* a card with an algorithm list: 6A 81, then 0x30 works */
+		{ .cmd_bin = raw_cmd, .cmd_bin_len = raw_n, .resp = "6985" },
+		{ .cmd_bin = di_cmd, .cmd_bin_len = di_n, .resp = "DDEE 9000" },
+		/* every mechanism refused */
+		{ .cmd_bin = raw_cmd, .cmd_bin_len = raw_n, .resp = "6A81" },
+		{ .cmd_bin = di_cmd, .cmd_bin_len = di_n, .resp = "6400" },
+		/* PIN not verified: no other mechanism is tried */
+		{ .cmd_bin = raw_cmd, .cmd_bin_len = raw_n, .resp = "6982" },
+		/* card pulled: none either */
+		{ .cmd_bin = raw_cmd, .cmd_bin_len = raw_n, .resp = FAKE_REMOVED },
 		{ .cmd = "80 68 03 70 00 00 20 000102030405060708090A0B0C0D0E0F"
 			 "101112131415161718191A1B1C1D1E1F 02 00",
 		  .resp = "6982" },
 	};
 	fake_transport f;
-	fake_init(&f, steps, 3);
+	fake_init(&f, steps, sizeof(steps) / sizeof(steps[0]));
 	schsm_card c;
 	card_on(&c, &f);
-	bytebuf sig = { 0 };
-	assert_int_equal(schsm_sign_digest(&c, 1, SCHSM_KEY_EC, EVP_sha256(), h, 32, &sig, NULL), HV_OK);
-	assert_int_equal(sig.len, 8);
-	buf_free(&sig);
-	assert_int_equal(schsm_sign_digest(&c, 2, SCHSM_KEY_RSA, EVP_sha256(), h, 32, &sig, NULL), HV_OK);
-	assert_int_equal(sig.len, 3);
-	buf_free(&sig);
-	hv_err err = { 0 };
-	assert_int_equal(schsm_sign(&c, 3, SCHSM_ALG_ECDSA, h, 32, &sig, &err), HV_ECARD);
+	bytebuf out = { 0 };
+	uint8_t alg = 0;
+	assert_int_equal(schsm_sign_digest(&c, 1, ec, EVP_sha256(), h, 32, &out, &alg, NULL), HV_OK);
+	assert_int_equal(out.len, 8);
+	assert_int_equal(alg, SCHSM_ALG_ECDSA);
+	buf_free(&out);
+
+	assert_int_equal(schsm_sign_digest(&c, 2, rsa, EVP_sha256(), h, 32, &out, &alg, NULL), HV_OK);
+	assert_int_equal(alg, SCHSM_ALG_RSA_RAW);
+	assert_int_equal(out.len, 128);
+	/* the raw signature is a standard PKCS#1 v1.5 signature of h */
+	EVP_PKEY_CTX *v = EVP_PKEY_CTX_new(rsa, NULL);
+	assert_int_equal(EVP_PKEY_verify_init(v), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(v, RSA_PKCS1_PADDING), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_signature_md(v, EVP_sha256()), 1);
+	assert_int_equal(EVP_PKEY_verify(v, out.data, out.len, h, 32), 1);
+	EVP_PKEY_CTX_free(v);
+	buf_free(&out);
+
+	assert_int_equal(schsm_sign_digest(&c, 2, rsa, EVP_sha256(), h, 32, &out, &alg, &err), HV_OK);
+	assert_int_equal(alg, SCHSM_ALG_RSA_PKCS1);
+	assert_int_equal(out.len, 3);
+	buf_free(&out);
+	assert_int_equal(schsm_sign_digest(&c, 2, rsa, EVP_sha256(), h, 32, &out, &alg, &err), HV_OK);
+	assert_int_equal(alg, SCHSM_ALG_RSA_PKCS1);
+	assert_int_equal(out.len, 2);
+	buf_free(&out);
+
+	alg = 0;
+	assert_int_equal(schsm_sign_digest(&c, 2, rsa, EVP_sha256(), h, 32, &out, &alg, &err),
+			 HV_ECARD);
+	assert_int_equal(alg, 0);
+	assert_int_equal(out.len, 0);
+	assert_non_null(strstr(err.msg, "refuses raw RSA (SW 6A81) and PKCS#1 v1.5 (SW 6400)"));
+	assert_int_equal(schsm_sign_digest(&c, 2, rsa, EVP_sha256(), h, 32, &out, &alg, &err),
+			 HV_ECARD);
 	assert_non_null(strstr(err.msg, "PIN has not been verified"));
-	/* digest length must match */
-	assert_int_equal(schsm_sign_digest(&c, 1, SCHSM_KEY_EC, EVP_sha384(), h, 32, &sig, &err),
+	assert_int_equal(schsm_sign_digest(&c, 2, rsa, EVP_sha256(), h, 32, &out, &alg, &err),
+			 HV_ECARD);
+	assert_true(schsm_card_removed(&c));
+	f.t.removed = 0;
+	assert_int_equal(schsm_sign(&c, 3, SCHSM_ALG_ECDSA, h, 32, &out, &err), HV_ECARD);
+	assert_non_null(strstr(err.msg, "PIN has not been verified"));
+	/* digest length must match; a public key is needed */
+	assert_int_equal(schsm_sign_digest(&c, 1, ec, EVP_sha384(), h, 32, &out, NULL, &err),
+			 HV_EINTERNAL);
+	assert_int_equal(schsm_sign_digest(&c, 1, NULL, EVP_sha256(), h, 32, &out, NULL, &err),
 			 HV_EINTERNAL);
 	fake_assert_done(&f);
-	buf_free(&sig);
+	buf_free(&out);
+	assert_true(schsm_sign_refused(0x6400));
+	assert_true(schsm_sign_refused(0x6A81));
+	assert_false(schsm_sign_refused(0x6982));
+	assert_false(schsm_sign_refused(0x6A88));
+	free(raw_cmd);
+	free(di_cmd);
+	free(sig);
+	free(di);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(rsa);
 }
 
 static void test_public_key_parse(void **state)

@@ -375,10 +375,13 @@ static void test_identity(void **state)
 	uint8_t *r = with_sw(ef.data, ef.len, 0x9000);
 	fake_step steps[] = {
 		{ .cmd = "00 B1 2F 02 00 00 04 54 02 00 00 00 00", .resp_bin = r, .resp_bin_len = ef.len + 2 },
+		/* absent on an initialized card: an error */
 		{ .cmd = "00 B1 2F 02 00 00 04 54 02 00 00 00 00", .resp = "6A82" },
+		{ .cmd = "00 20 00 81", .resp = "63C3" },
+		{ .cmd = "00 20 00 88", .resp = "63CF" },
 	};
 	fake_transport f;
-	fake_init(&f, steps, 2);
+	fake_init(&f, steps, 4);
 	schsm_card c;
 	card_on(&c, &f);
 	schsm_identity id;
@@ -393,9 +396,12 @@ static void test_identity(void **state)
 	hex_encode(h, 8, hx, 0);
 	snprintf(want, sizeof(want), "DEHSM00123-%s", hx);
 	assert_string_equal(id.id, want);
+	assert_false(id.no_identity);
+	schsm_identity first = id;
 	hv_err err = { 0 };
 	assert_int_equal(schsm_card_identity(&c, &id, &err), HV_ECARD);
-	assert_non_null(strstr(err.msg, "no device certificate"));
+	assert_non_null(strstr(err.msg, "initialized but has no device certificate"));
+	assert_string_equal(c.serial, "");
 	fake_assert_done(&f);
 
 	/* two pico cards: same serial, different certificates, different id */
@@ -404,8 +410,8 @@ static void test_identity(void **state)
 	other.data[other.len - 1] ^= 1; /* another device's signature */
 	schsm_identity id2;
 	assert_int_equal(schsm_parse_devaut(other.data, other.len, &id2, NULL), HV_OK);
-	assert_string_equal(id2.serial, id.serial);
-	assert_string_not_equal(id2.id, id.id);
+	assert_string_equal(id2.serial, first.serial);
+	assert_string_not_equal(id2.id, first.id);
 
 	/* hostile: truncated, CHR too short, not a CVC */
 	assert_int_equal(schsm_parse_devaut(ef.data, 20, &id2, NULL), HV_ECARD);
@@ -420,6 +426,80 @@ static void test_identity(void **state)
 	free(r);
 }
 
+/* pico-hsm before its first INITIALIZE: EF 2F02 empty (no data, or
+ * 6A 82). A never-initialized card is blank, without identity; an
+ * initialized card without one, or a garbled 2F02, stays an error. */
+static void test_identity_blank_pico(void **state)
+{
+	(void)state;
+	bytebuf ef = { 0 };
+	devcert(&ef, "ESP41D722E200001");
+	uint8_t *r = with_sw(ef.data, ef.len, 0x9000);
+	static const uint8_t garbled[6] = { 0x7F, 0x21, 0x03, 0x01, 0x02, 0x03 };
+	uint8_t *g = with_sw(garbled, sizeof(garbled), 0x9000);
+	fake_step steps[] = {
+		/* 1: no data, 90 00; both PINs not set */
+		{ .cmd = "00 B1 2F 02 00 00 04 54 02 00 00 00 00", .resp = "9000" },
+		{ .cmd = "00 20 00 81", .resp = "6A88" },
+		{ .cmd = "00 20 00 88", .resp = "6A88" },
+		/* 2: 6A 82; both PINs not set */
+		{ .cmd = "00 B1 2F 02 00 00 04 54 02 00 00 00 00", .resp = "6A82" },
+		{ .cmd = "00 20 00 81", .resp = "6A88" },
+		{ .cmd = "00 20 00 88", .resp = "6A88" },
+		/* 3: after INITIALIZE the self-signed certificate is there */
+		{ .cmd = "00 B1 2F 02 00 00 04 54 02 00 00 00 00", .resp_bin = r,
+		  .resp_bin_len = ef.len + 2 },
+		/* 4: empty, but the card is initialized */
+		{ .cmd = "00 B1 2F 02 00 00 04 54 02 00 00 00 00", .resp = "9000" },
+		{ .cmd = "00 20 00 81", .resp = "63C3" },
+		{ .cmd = "00 20 00 88", .resp = "63CF" },
+		/* 5: garbled on a blank card: an error, no status asked */
+		{ .cmd = "00 B1 2F 02 00 00 04 54 02 00 00 00 00", .resp_bin = g,
+		  .resp_bin_len = sizeof(garbled) + 2 },
+		/* 6: the status query fails: that error, not "blank" */
+		{ .cmd = "00 B1 2F 02 00 00 04 54 02 00 00 00 00", .resp = "9000" },
+		{ .cmd = "00 20 00 81", .resp = FAKE_REMOVED },
+	};
+	fake_transport f;
+	fake_init(&f, steps, sizeof(steps) / sizeof(steps[0]));
+	schsm_card c;
+	card_on(&c, &f);
+	schsm_identity id;
+	hv_err err = { 0 };
+	memset(&id, 0x55, sizeof(id));
+	assert_int_equal(schsm_card_identity(&c, &id, &err), HV_OK);
+	assert_true(id.no_identity);
+	assert_string_equal(id.serial, "");
+	assert_string_equal(id.chr, "");
+	assert_string_equal(id.id, "");
+	assert_string_equal(c.serial, "");
+
+	assert_int_equal(schsm_card_identity(&c, &id, &err), HV_OK);
+	assert_true(id.no_identity);
+
+	assert_int_equal(schsm_card_identity(&c, &id, &err), HV_OK);
+	assert_false(id.no_identity);
+	assert_string_equal(id.serial, "ESP41D722E2");
+	assert_string_equal(c.serial, "ESP41D722E2");
+
+	assert_int_equal(schsm_card_identity(&c, &id, &err), HV_ECARD);
+	assert_non_null(strstr(err.msg, "initialized but has no device certificate"));
+	assert_non_null(strstr(err.msg, "is empty"));
+	assert_false(id.no_identity);
+	assert_string_equal(c.serial, "");
+
+	assert_int_equal(schsm_card_identity(&c, &id, &err), HV_ECARD);
+	assert_non_null(strstr(err.msg, "not a CV certificate"));
+	assert_false(id.no_identity);
+
+	assert_int_not_equal(schsm_card_identity(&c, &id, &err), HV_OK);
+	assert_false(id.no_identity);
+	fake_assert_done(&f);
+	buf_free(&ef);
+	free(r);
+	free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_write_ef_chunks),
 		cmocka_unit_test(test_delete_and_replace),
 		cmocka_unit_test(test_identity),
+		cmocka_unit_test(test_identity_blank_pico),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
