@@ -377,7 +377,10 @@ int vfs_dir_open(const char *path, int create, vfs **out, hv_err *err)
 	d->rootfd = fd;
 	v->ops = &dir_ops;
 	v->impl = d;
-	snprintf(v->where, sizeof(v->where), "folder %s", p);
+	int w = snprintf(v->where, sizeof(v->where), "folder %s", p);
+	if (w < 0 || (size_t)w >= sizeof(v->where))
+		/* Only messages read it: a cut path is marked as cut, not passed off as whole. */
+		memcpy(v->where + sizeof(v->where) - 4, "...", 4);
 	*out = v;
 	return HV_OK;
 }
