@@ -89,10 +89,82 @@ static int read_version(vfs *v, unsigned long n, uint8_t **data, size_t *len, hv
 	return vfs_read(v, path, MANIFEST_MAX_BYTES, data, len, err);
 }
 
-/* The walk itself; with last, the highest version is kept (not freed) and
- * its hash copied to last_hash. */
-static int walk(vfs *v, manifest_visit_fn fn, void *ctx, manifest **last, char last_hash[65],
-		hv_err *err)
+/* One "key: value" line at *p, the value a double-quoted string without
+ * escapes (or, with plain, an unquoted run of digits); copied to out.
+ * 1 and *p advanced past the line when it is there in that form. */
+static int head_line(const char **p, const char *end, const char *key, int plain,
+		     char *out, size_t outsz)
+{
+	size_t kl = strlen(key);
+	const char *q = *p;
+	if ((size_t)(end - q) < kl + 3 || memcmp(q, key, kl) != 0 || q[kl] != ':' ||
+	    q[kl + 1] != ' ')
+		return 0;
+	q += kl + 2;
+	if (!plain && *q++ != '"')
+		return 0;
+	const char *v = q;
+	while (q < end && *q != '\n' && *q != '"' && *q != '\\')
+		q++;
+	size_t n = (size_t)(q - v);
+	if (q >= end || n == 0 || n >= outsz)
+		return 0;
+	if (!plain && *q++ != '"')
+		return 0;
+	if (q >= end || *q != '\n')
+		return 0;
+	if (plain)
+		for (size_t i = 0; i < n; i++)
+			if (v[i] < '0' || v[i] > '9')
+				return 0;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	*p = q + 1;
+	return 1;
+}
+
+/* The head of a version read from its first lines, as hsmvault writes
+ * them (format, version, previous, time, tool_version, change, in this
+ * order, values without escapes), without a YAML parse: checking the
+ * chain then costs hashing, not parsing. 0 when the file does not start
+ * in exactly that form (the caller parses it in full instead). */
+static int quick_head(const uint8_t *data, size_t len, manifest_head *h)
+{
+	const char *p = (const char *)data, *end = p + len;
+	char num[16], fmt[32], tool[80];
+	if (!head_line(&p, end, "format", 0, fmt, sizeof(fmt)) || strcmp(fmt, MANIFEST_FORMAT) ||
+	    !head_line(&p, end, "version", 1, num, sizeof(num)) || strlen(num) > 6)
+		return 0;
+	h->version = strtoul(num, NULL, 10);
+	h->previous[0] = '\0';
+	if (h->version > 1 && !head_line(&p, end, "previous", 0, h->previous, sizeof(h->previous)))
+		return 0;
+	return head_line(&p, end, "time", 0, h->time, sizeof(h->time)) &&
+	       head_line(&p, end, "tool_version", 0, tool, sizeof(tool)) &&
+	       head_line(&p, end, "change", 0, h->change, sizeof(h->change));
+}
+
+static void head_of(const manifest *m, manifest_head *h)
+{
+	h->version = m->version;
+	snprintf(h->previous, sizeof(h->previous), "%s", m->previous ? m->previous : "");
+	snprintf(h->time, sizeof(h->time), "%s", m->time);
+	snprintf(h->change, sizeof(h->change), "%s", m->change);
+}
+
+struct walk_opts {
+	int full;                /* parse every version, not only the last */
+	manifest_visit_fn fn;    /* parsed versions (implies full)          */
+	manifest_head_fn hfn;    /* every version's head                    */
+	void *ctx;
+	manifest **last;         /* keeps the highest version, parsed       */
+	char *last_hash;         /* [65]                                    */
+};
+
+/* The walk itself: names, numbers, each version's "previous" against the
+ * sha256 of the one before it. Versions before the last are parsed only
+ * with full (or when their head is not in hsmvault's own form). */
+static int walk(vfs *v, const struct walk_opts *o, hv_err *err)
 {
 	unsigned long *nums;
 	size_t count;
@@ -131,41 +203,84 @@ static int walk(vfs *v, manifest_visit_fn fn, void *ctx, manifest **last, char l
 			with_hint(err, rc);
 			break;
 		}
-		char hash[65];
-		manifest_sha256_hex(data, len, hash);
-		manifest *m;
-		rc = manifest_parse(data, len, path, &m, err);
+		manifest_head h;
+		manifest_sha256_hex(data, len, h.sha256);
+		int is_last = i + 1 == count;
+		manifest *m = NULL;
+		if (o->full || o->fn || (is_last && o->last) || !quick_head(data, len, &h)) {
+			rc = manifest_parse(data, len, path, &m, err);
+			if (rc == HV_OK)
+				head_of(m, &h);
+		}
 		free(data);
 		if (rc != HV_OK) {
 			with_hint(err, rc);
 			break;
 		}
-		if (m->version != want) {
+		if (h.version != want) {
 			rc = hv_fail(err, HV_EINTEGRITY, "%s says it is version %lu: versions were "
-				     "renamed or swapped; " RESTORE_HINT, path, m->version);
-		} else if (want > 1 && strcmp(m->previous, prev_hash) != 0) {
+				     "renamed or swapped; " RESTORE_HINT, path, h.version);
+		} else if (want > 1 && strcmp(h.previous, prev_hash) != 0) {
 			rc = hv_fail(err, HV_EINTEGRITY, "%s: previous hash does not match %s: "
 				     RESTORE_HINT, path, prev_path);
-		} else if (fn) {
-			rc = fn(m, hash, ctx);
+		} else {
+			if (o->hfn)
+				rc = o->hfn(&h, o->ctx);
+			if (rc == HV_OK && o->fn)
+				rc = o->fn(m, h.sha256, o->ctx);
 		}
-		memcpy(prev_hash, hash, sizeof(hash));
-		if (rc == HV_OK && last && i + 1 == count) {
+		memcpy(prev_hash, h.sha256, sizeof(prev_hash));
+		if (rc == HV_OK && o->last && is_last) {
 			keep = m;
-			memcpy(last_hash, hash, 65);
+			memcpy(o->last_hash, h.sha256, 65);
 		} else {
 			manifest_free(m);
 		}
 	}
 	free(nums);
-	if (last)
-		*last = keep;
+	if (o->last)
+		*o->last = keep;
 	return rc;
+}
+
+int manifest_walk_heads(vfs *v, int full, manifest_head_fn fn, void *ctx, manifest **current,
+			char current_hash[65], hv_err *err)
+{
+	char h[65];
+	struct walk_opts o = { .full = full, .hfn = fn, .ctx = ctx, .last = current,
+			       .last_hash = current_hash ? current_hash : h };
+	return walk(v, &o, err);
+}
+
+int manifest_read_version(vfs *v, unsigned long n, manifest **out, char sha256[65],
+			  hv_err *err)
+{
+	*out = NULL;
+	uint8_t *data;
+	size_t len;
+	char path[64];
+	manifest_version_path(n, path, sizeof(path));
+	int rc = read_version(v, n, &data, &len, err);
+	if (rc != HV_OK)
+		return with_hint(err, rc);
+	if (sha256)
+		manifest_sha256_hex(data, len, sha256);
+	rc = manifest_parse(data, len, path, out, err);
+	free(data);
+	if (rc == HV_OK && (*out)->version != n) {
+		unsigned long said = (*out)->version;
+		manifest_free(*out);
+		*out = NULL;
+		rc = hv_fail(err, HV_EINTEGRITY, "%s says it is version %lu: " RESTORE_HINT, path,
+			     said);
+	}
+	return with_hint(err, rc);
 }
 
 int manifest_walk(vfs *v, manifest_visit_fn fn, void *ctx, hv_err *err)
 {
-	return walk(v, fn, ctx, NULL, NULL, err);
+	struct walk_opts o = { .full = 1, .fn = fn, .ctx = ctx };
+	return walk(v, &o, err);
 }
 
 /* Checks one file the manifest names against its recorded sha256. */
@@ -217,7 +332,7 @@ int manifest_load_current_hash(vfs *v, manifest **out, char hash[65], hv_err *er
 	*out = NULL;
 	manifest *m = NULL;
 	char h[65];
-	int rc = walk(v, NULL, NULL, &m, h, err);
+	int rc = manifest_walk_heads(v, 0, NULL, NULL, &m, h, err);
 	if (rc == HV_OK)
 		rc = manifest_check_files(v, m, err);
 	if (rc != HV_OK) {
@@ -266,13 +381,19 @@ int manifest_append_at(vfs *v, const manifest *next, const char *change, time_t 
 		manifest_sha256_hex(data, len, prev_hash);
 		char path[64];
 		manifest_version_path(top, path, sizeof(path));
-		manifest *cur;
-		rc = manifest_parse(data, len, path, &cur, err);
+		manifest_head h;
+		if (!quick_head(data, len, &h)) {
+			manifest *cur;
+			rc = manifest_parse(data, len, path, &cur, err);
+			if (rc == HV_OK) {
+				head_of(cur, &h);
+				manifest_free(cur);
+			}
+		}
 		free(data);
 		if (rc != HV_OK)
 			return rc;
-		unsigned long said = cur->version;
-		manifest_free(cur);
+		unsigned long said = h.version;
 		if (said != top)
 			return hv_fail(err, HV_EINTEGRITY, "%s says it is version %lu: "
 				       RESTORE_HINT, path, said);
@@ -302,6 +423,15 @@ int manifest_append_at(vfs *v, const manifest *next, const char *change, time_t 
 	manifest_free(m);
 	if (rc != HV_OK)
 		return rc;
+	/* The reader's byte limit, checked before anything is written (the
+	 * counts were checked by manifest_emit's validation). */
+	if (len > MANIFEST_MAX_BYTES) {
+		free(text);
+		return hv_fail(err, HV_ESAFETY, "not writing manifest version %lu: it would be %zu "
+			       "bytes, more than the %u a version may have (vault/limits.h); keep "
+			       "further keys in a second vault; nothing was written", top + 1, len,
+			       (unsigned)MANIFEST_MAX_BYTES);
+	}
 
 	char path[64];
 	manifest_version_path(top + 1, path, sizeof(path));

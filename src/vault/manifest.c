@@ -2,6 +2,7 @@
 #include "vault/manifest.h"
 
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ static void card_free(manifest_card *c)
 	free(c->kcv);
 	strlist_free(&c->keys);
 	free(c->last_verified);
+	free(c->devcert);
+	free(c->attestation);
 }
 
 static void key_free(manifest_key *k)
@@ -101,12 +104,31 @@ int manifest_set(char **field, const char *value)
 	return HV_OK;
 }
 
+/* Arrays of a manifest carry no capacity field: their capacity is the
+ * smallest power of two >= count, so they are reallocated only when count
+ * reaches a power of two, to twice that. Appending is amortized constant
+ * time (issue: one realloc per element made 100,000 keys quadratic).
+ * Removing entries keeps the capacity at least that large, so the rule
+ * holds as long as every array grows through room_for_one(). */
+static int room_for_one(void **arr, size_t n, size_t sz)
+{
+	if (n != 0 && (n & (n - 1)) != 0)
+		return 0;
+	size_t cap = n ? 2 * n : 1;
+	if (cap > SIZE_MAX / sz)
+		return -1;
+	void *a = realloc(*arr, cap * sz);
+	if (!a)
+		return -1;
+	*arr = a;
+	return 0;
+}
+
 int manifest_strlist_add(manifest_strlist *l, const char *s)
 {
-	char **n = realloc(l->items, (l->count + 1) * sizeof(*n));
-	if (!n)
+	if (room_for_one((void **)&l->items, l->count, sizeof(*l->items)) != 0)
 		return HV_ENOMEM;
-	l->items = n;
+	char **n = l->items;
 	if (!(n[l->count] = strdup(s)))
 		return HV_ENOMEM;
 	l->count++;
@@ -136,10 +158,9 @@ static void strlist_copy(manifest_strlist *dst, const manifest_strlist *src, int
 /* Grows an array of elements of size sz by one zeroed element. */
 static void *grow_one(void **arr, size_t *n, size_t sz)
 {
-	char *a = realloc(*arr, (*n + 1) * sz);
-	if (!a)
+	if (room_for_one(arr, *n, sz) != 0)
 		return NULL;
-	*arr = a;
+	char *a = *arr;
 	memset(a + *n * sz, 0, sz);
 	return a + (*n)++ * sz;
 }
@@ -173,6 +194,8 @@ manifest_card *manifest_add_card(manifest *m, const manifest_card *c)
 	d->kcv = dup_or_null(c->kcv, &bad);
 	strlist_copy(&d->keys, &c->keys, &bad);
 	d->last_verified = dup_or_null(c->last_verified, &bad);
+	d->devcert = dup_or_null(c->devcert, &bad);
+	d->attestation = dup_or_null(c->attestation, &bad);
 	return bad ? NULL : d;
 }
 

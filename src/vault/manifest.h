@@ -14,16 +14,18 @@
 #include <time.h>
 
 #include "util/err.h"
+#include "vault/limits.h"
 #include "vfs/vfs.h"
 
 #define MANIFEST_FORMAT "hsmvault-manifest/1"
 #define MANIFEST_DIR "manifest"
 #define MANIFEST_MAX_VERSION 999999UL
-/* Size limits of the files a manifest version names or is. */
-#define MANIFEST_MAX_BYTES (4u << 20)
-#define MANIFEST_SHARE_MAX_BYTES 4096u
-#define MANIFEST_KEYFILE_MAX_BYTES (1u << 20)
-#define MANIFEST_POLICY_MAX_BYTES (1u << 20)
+/* Size limits of the files a manifest version names or is: vault/limits.h,
+ * shared by the writer and the reader. */
+#define MANIFEST_MAX_BYTES VAULT_LIMIT_MANIFEST_BYTES
+#define MANIFEST_SHARE_MAX_BYTES VAULT_LIMIT_SHARE_BYTES
+#define MANIFEST_KEYFILE_MAX_BYTES VAULT_LIMIT_KEYFILE_BYTES
+#define MANIFEST_POLICY_MAX_BYTES VAULT_LIMIT_POLICY_BYTES
 
 /* Every string below is malloc'd and owned by the manifest; optional
  * fields are NULL when absent (written as null). Hex is lowercase, except
@@ -53,6 +55,12 @@ typedef struct manifest_card {
 	char *kcv;               /* or NULL when no DKEK yet              */
 	manifest_strlist keys;   /* key ids (hex CKA_ID) on the card      */
 	char *last_verified;     /* time, or NULL                         */
+	/* The device certificate (EF 2F02's device 7F21 TLV, lowercase hex)
+	 * and its verdict when the card was enrolled or restored
+	 * ("genuine" or "not-attested": a failed chain never gets that far).
+	 * NULL in versions written before hsmvault checked device chains. */
+	char *devcert;
+	char *attestation;
 } manifest_card;
 
 typedef struct manifest_key {
@@ -151,6 +159,30 @@ typedef int (*manifest_visit_fn)(const manifest *m, const char *sha256, void *ct
  * (after visiting every version before it). Does not check the files a
  * version names: see manifest_check_files(). */
 int manifest_walk(vfs *v, manifest_visit_fn fn, void *ctx, hv_err *err);
+
+/* A version's head: what log shows of every version. */
+typedef struct manifest_head {
+	unsigned long version;
+	char sha256[65];         /* of the version file's bytes            */
+	char previous[65];       /* "" in version 1                        */
+	char time[21];
+	char change[1001];
+} manifest_head;
+typedef int (*manifest_head_fn)(const manifest_head *h, void *ctx);
+
+/* The same checks as manifest_walk, but versions before the last are
+ * checked by their bytes and their link only: their head lines are read
+ * without a YAML parse (full: every version is parsed, as manifest_walk
+ * does). fn (may be NULL) sees every head, oldest first. *current (may be
+ * NULL) gets the last version, parsed in full, and current_hash its
+ * sha256. Files are not checked: see manifest_check_files(). */
+int manifest_walk_heads(vfs *v, int full, manifest_head_fn fn, void *ctx, manifest **current,
+			char current_hash[65], hv_err *err);
+
+/* Reads and parses version n alone (its chain is the caller's business);
+ * sha256 (may be NULL) gets its hash. */
+int manifest_read_version(vfs *v, unsigned long n, manifest **out, char sha256[65],
+			  hv_err *err);
 
 /* Checks the sha256 of every file m names (shares, keys, policy.yaml). */
 int manifest_check_files(vfs *v, const manifest *m, hv_err *err);

@@ -13,7 +13,7 @@
 #include "vault/manifest_check.h"
 
 #define MAX_DEPTH 8
-#define MAX_NODES 200000
+#define MAX_NODES VAULT_LIMIT_MANIFEST_NODES /* vault/limits.h */
 
 enum { Y_SCALAR, Y_MAP, Y_SEQ };
 
@@ -368,7 +368,8 @@ static int read_card(struct ctx *c, const ynode *y, manifest *m)
 {
 	struct field f[] = { { "id", 1, 0 }, { "serial", 1, 0 }, { "role", 1, 0 },
 			     { "firmware", 0, 0 }, { "kcv", 0, 0 }, { "keys", 1, 0 },
-			     { "last_verified", 0, 0 } };
+			     { "last_verified", 0, 0 }, { "devcert", 0, 0 },
+			     { "attestation", 0, 0 } };
 	int rc;
 	TRY(fields(c, y, "a card", f, sizeof(f) / sizeof(f[0])));
 	manifest_card c0;
@@ -383,6 +384,8 @@ static int read_card(struct ctx *c, const ynode *y, manifest *m)
 	TRY(get_str(c, f[4].val, "kcv", 1, &d->kcv));
 	TRY(get_list(c, f[5].val, "keys", &d->keys));
 	TRY(get_str(c, f[6].val, "last_verified", 1, &d->last_verified));
+	TRY(get_str(c, f[7].val, "devcert", 1, &d->devcert));
+	TRY(get_str(c, f[8].val, "attestation", 1, &d->attestation));
 	return HV_OK;
 }
 
