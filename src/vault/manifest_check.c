@@ -1,6 +1,8 @@
 #include "vault/manifest_check.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -87,21 +89,78 @@ static int is_plain_name(const char *s, const char *suffix)
 
 #define BAD(...) hv_fail(err, HV_EINTEGRITY, __VA_ARGS__)
 
+/* Uniqueness by sorting, never by comparing every pair: a list of 100,000
+ * keys is checked in n log n. */
+struct ref {
+	const char *s;
+	size_t i;
+};
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct ref *x = a, *y = b;
+	int c = strcmp(x->s, y->s);
+	if (c)
+		return c;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+/* 1 with *at = the index of an item equal to an earlier one, 0 when all
+ * differ, -1 out of memory. get(ctx, i) gives item i. */
+static int find_repeat(const char *(*get)(const void *, size_t), const void *ctx, size_t n,
+		       size_t *at)
+{
+	if (n < 2)
+		return 0;
+	struct ref *r = malloc(n * sizeof(*r));
+	if (!r)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		r[i].s = get(ctx, i);
+		r[i].i = i;
+	}
+	qsort(r, n, sizeof(*r), cmp_ref);
+	int found = 0;
+	for (size_t k = 0; k + 1 < n; k++)
+		if (!strcmp(r[k].s, r[k + 1].s) && (!found || r[k + 1].i < *at)) {
+			*at = r[k + 1].i;
+			found = 1;
+		}
+	free(r);
+	return found;
+}
+
+static const char *share_file(const void *m, size_t i)
+{
+	return ((const manifest *)m)->shares[i].file;
+}
+
+static const char *card_id(const void *m, size_t i)
+{
+	return ((const manifest *)m)->cards[i].id;
+}
+
+static const char *key_file(const void *m, size_t i)
+{
+	return ((const manifest *)m)->keys[i].file;
+}
+
+static const char *list_item(const void *l, size_t i)
+{
+	return ((const manifest_strlist *)l)->items[i];
+}
+
+#define NOMEM() hv_fail(err, HV_ENOMEM, "out of memory checking a manifest")
+
 static int check_share(const manifest *m, size_t i, const char *name, hv_err *err)
 {
 	const manifest_share *s = &m->shares[i];
 	if (s->index < 1 || s->index > m->share_count)
 		return BAD("%s: dkek.shares[%zu].index is %u, outside 1..share_count (%u)", name, i,
 			   s->index, m->share_count);
-	for (size_t j = 0; j < i; j++)
-		if (m->shares[j].index == s->index)
-			return BAD("%s: dkek.shares[%zu].index %u appears twice", name, i, s->index);
 	if (!s->file || strncmp(s->file, "shares/", 7) != 0 || !is_plain_name(s->file + 7, ".pbe"))
 		return BAD("%s: dkek.shares[%zu].file must be shares/<name>.pbe "
 			   "(letters, digits, '.', '_', '-')", name, i);
-	for (size_t j = 0; j < i; j++)
-		if (!strcmp(m->shares[j].file, s->file))
-			return BAD("%s: dkek.shares[%zu].file %s appears twice", name, i, s->file);
 	if (!manifest_is_sha256(s->sha256))
 		return BAD("%s: dkek.shares[%zu].sha256 must be 64 lowercase hex digits", name, i);
 	if (s->check && !manifest_is_kcv(s->check))
@@ -109,15 +168,20 @@ static int check_share(const manifest *m, size_t i, const char *name, hv_err *er
 			   name, i);
 	if (s->holders.count == 0)
 		return BAD("%s: dkek.shares[%zu].holders is empty: every share has a holder", name, i);
-	for (size_t h = 0; h < s->holders.count; h++) {
+	if (s->holders.count > VAULT_LIMIT_HOLDERS)
+		return BAD("%s: dkek.shares[%zu] names %zu holders, more than the %u a share may "
+			   "have", name, i, s->holders.count, VAULT_LIMIT_HOLDERS);
+	for (size_t h = 0; h < s->holders.count; h++)
 		if (!is_line(s->holders.items[h], 200))
 			return BAD("%s: dkek.shares[%zu].holders[%zu] must be a non-empty name on one line",
 				   name, i, h);
-		for (size_t k = 0; k < h; k++)
-			if (!strcmp(s->holders.items[k], s->holders.items[h]))
-				return BAD("%s: dkek.shares[%zu] names holder %s twice", name, i,
-					   s->holders.items[h]);
-	}
+	size_t h;
+	int r = find_repeat(list_item, &s->holders, s->holders.count, &h);
+	if (r < 0)
+		return NOMEM();
+	if (r)
+		return BAD("%s: dkek.shares[%zu] names holder %s twice", name, i,
+			   s->holders.items[h]);
 	if (s->scheme && !strcmp(s->scheme, "password")) {
 		if (s->holders.count != 1 || s->threshold != 1)
 			return BAD("%s: dkek.shares[%zu] has scheme password: exactly one holder and "
@@ -138,9 +202,6 @@ static int check_card(const manifest *m, size_t i, const char *name, hv_err *err
 	const manifest_card *c = &m->cards[i];
 	if (!is_line(c->id, 200))
 		return BAD("%s: cards[%zu].id must be a non-empty identity on one line", name, i);
-	for (size_t j = 0; j < i; j++)
-		if (!strcmp(m->cards[j].id, c->id))
-			return BAD("%s: cards[%zu].id %s appears twice", name, i, c->id);
 	if (!is_line(c->serial, 64))
 		return BAD("%s: cards[%zu].serial must be a non-empty serial number", name, i);
 	if (!is_line(c->role, 64))
@@ -191,9 +252,6 @@ static int check_key(const manifest *m, size_t i, const char *name, hv_err *err)
 	snprintf(want, sizeof(want), "keys/%s/%s.wrap", k->kcv, k->id);
 	if (!k->file || strcmp(k->file, want) != 0)
 		return BAD("%s: keys[%zu].file must be %s", name, i, want);
-	for (size_t j = 0; j < i; j++)
-		if (!strcmp(m->keys[j].file, k->file))
-			return BAD("%s: keys[%zu] (%s) appears twice", name, i, k->file);
 	if (!manifest_is_sha256(k->sha256))
 		return BAD("%s: keys[%zu].sha256 must be 64 lowercase hex digits", name, i);
 	if (k->source_card && !is_line(k->source_card, 200))
@@ -250,16 +308,49 @@ int manifest_validate(const manifest *m, const char *name, hv_err *err)
 			   m->share_count);
 	if (m->dkek_kcv && !manifest_is_kcv(m->dkek_kcv))
 		return BAD("%s: dkek.kcv must be 16 uppercase hex digits or null", name);
+	/* The counts of vault/limits.h: the writer validates with this very
+	 * function, so it never writes a version the reader refuses. */
+	if (m->card_n > VAULT_LIMIT_CARDS)
+		return BAD("%s: %zu cards, more than the %u a vault may record: a set this large "
+			   "needs a vault of its own per group of cards", name, m->card_n,
+			   VAULT_LIMIT_CARDS);
+	if (m->key_n > VAULT_LIMIT_KEYS)
+		return BAD("%s: %zu keys, more than the %u a vault may hold: keep further keys in "
+			   "a second vault (a new stick, hsmvault enroll)", name, m->key_n,
+			   VAULT_LIMIT_KEYS);
+	if (m->verification_n > VAULT_LIMIT_VERIFICATIONS)
+		return BAD("%s: %zu verification entries, more than the %u a version may list",
+			   name, m->verification_n, VAULT_LIMIT_VERIFICATIONS);
 	int rc;
-	for (size_t i = 0; i < m->share_n; i++)
+	unsigned char seen[256] = { 0 };
+	for (size_t i = 0; i < m->share_n; i++) {
 		if ((rc = check_share(m, i, name, err)) != HV_OK)
 			return rc;
-	for (size_t i = 0; i < m->card_n; i++)
+		if (seen[m->shares[i].index & 0xff]++)
+			return BAD("%s: dkek.shares[%zu].index %u appears twice", name, i,
+				   m->shares[i].index);
+	}
+	size_t at;
+	int r = find_repeat(share_file, m, m->share_n, &at);
+	if (r)
+		return r < 0 ? NOMEM() : BAD("%s: dkek.shares[%zu].file %s appears twice", name, at,
+					      m->shares[at].file);
+	for (size_t i = 0; i < m->card_n; i++) {
 		if ((rc = check_card(m, i, name, err)) != HV_OK)
 			return rc;
+		if (m->cards[i].keys.count > VAULT_LIMIT_CARD_KEYS)
+			return BAD("%s: cards[%zu] lists %zu keys, more than the %u a card may hold",
+				   name, i, m->cards[i].keys.count, VAULT_LIMIT_CARD_KEYS);
+	}
+	if ((r = find_repeat(card_id, m, m->card_n, &at)))
+		return r < 0 ? NOMEM() : BAD("%s: cards[%zu].id %s appears twice", name, at,
+					      m->cards[at].id);
 	for (size_t i = 0; i < m->key_n; i++)
 		if ((rc = check_key(m, i, name, err)) != HV_OK)
 			return rc;
+	if ((r = find_repeat(key_file, m, m->key_n, &at)))
+		return r < 0 ? NOMEM() : BAD("%s: keys[%zu] (%s) appears twice", name, at,
+					      m->keys[at].file);
 	for (size_t i = 0; i < m->verification_n; i++)
 		if ((rc = check_verification(m, i, name, err)) != HV_OK)
 			return rc;
