@@ -14,6 +14,8 @@
 #include "card/pcsc.h"
 #include "card/schsm.h"
 #include "cli/cli.h"
+#include "cli/flow_args.h"
+#include "flows/attest.h"
 #include "util/hex.h"
 #include "util/json.h"
 
@@ -27,6 +29,7 @@ typedef struct card_report {
 	schsm_device_info dev;
 	schsm_dkek_info dkek;
 	schsm_key_list keys;
+	card_attest att;        /* att.checked: the device chain was judged */
 } card_report;
 
 static void status_usage(FILE *f)
@@ -38,9 +41,20 @@ static void status_usage(FILE *f)
 		"firmware, user PIN and SO-PIN tries left, DKEK state (shares and key\n"
 		"check value) and every key (reference, ID, label, algorithm, whether a\n"
 		"certificate is stored and whether the key can be wrapped for backup).\n"
-		"No PIN is asked and no PIN try is used.\n"
+		"No PIN is asked and no PIN try is used. A pico-hsm that was never\n"
+		"initialized has no device certificate, hence no serial, yet: it shows as\n"
+		"blank until enroll or restore initializes it.\n"
+		"\n"
+		"Each card's device authentication is shown: 'genuine' with its chain\n"
+		"(device certificate <- issuer <- trusted root), 'not attested' (nothing\n"
+		"to check: pico-hsm's self-signed device certificate, or none yet) or\n"
+		"'FAILED' (a chain that does not verify to a trusted root), with the\n"
+		"reason. Trusted roots: CardContact's, those installed with hsmvault,\n"
+		"and every --trust-dir.\n"
 		"\n"
 		"  --reader NAME  only this reader (its full PC/SC name)\n"
+		"  --trust-dir DIR  also trust the root certificates (*.cvc) in DIR;\n"
+		"                 repeatable\n"
 		"  --json         machine-readable output\n"
 		"  -h, --help     this text\n"
 		"\n"
@@ -58,7 +72,7 @@ static void card_usage(FILE *f)
 }
 
 /* Reads one card; failures are recorded in r, never fatal for the run. */
-static void read_card(pcsc_ctx *ctx, card_report *r)
+static void read_card(pcsc_ctx *ctx, const devaut_anchors *anchors, card_report *r)
 {
 	hv_err err;
 	hv_err_clear(&err);
@@ -77,6 +91,11 @@ static void read_card(pcsc_ctx *ctx, card_report *r)
 	if (r->code != HV_OK)
 		goto out;
 	r->fcp = c.fcp;
+	/* The chain first: even a card whose identity cannot be read gets a
+	 * verdict on what its EF 2F02 holds. */
+	r->code = attest_card(&c, anchors, &r->att, &err);
+	if (r->code != HV_OK)
+		goto out;
 	r->code = schsm_card_identity(&c, &r->id, &err);
 	if (r->code != HV_OK)
 		goto out;
@@ -241,13 +260,19 @@ static void print_human(const card_report *r, size_t n)
 		}
 		if (c->id.serial[0])
 			printf("  serial:    %s\n", c->id.serial);
+		else if (c->id.no_identity)
+			printf("  serial:    none yet\n");
 		if (c->fcp.has_85)
 			printf("  firmware:  %u.%u\n", c->fcp.fw_major, c->fcp.fw_minor);
-		if (c->id.serial[0]) {
+		if (c->id.serial[0] || c->id.no_identity) {
 			char user[64], so[64];
 			pin_text(&c->dev.user, user, sizeof(user));
 			pin_text(&c->dev.so, so, sizeof(so));
-			printf("  state:     %s\n", dev_state_name(c->dev.state));
+			if (c->id.no_identity)
+				printf("  state:     blank (pico-hsm: no device identity until "
+				       "initialized)\n");
+			else
+				printf("  state:     %s\n", dev_state_name(c->dev.state));
 			printf("  user PIN:  %s\n", user);
 			printf("  SO-PIN:    %s\n", so);
 		}
@@ -335,12 +360,15 @@ static void print_json(const card_report *r, size_t n)
 		} else {
 			json_null(&j, "firmware");
 		}
-		if (c->id.serial[0]) {
+		/* a blank pico-hsm has no device certificate before INITIALIZE */
+		json_bool(&j, "device_identity", c->id.serial[0] != '\0');
+		if (c->id.serial[0] || c->id.no_identity) {
 			json_str(&j, "state", dev_state_name(c->dev.state));
 			json_pin(&j, "user_pin", &c->dev.user);
 			json_pin(&j, "so_pin", &c->dev.so);
 		}
-		int initialized = c->id.serial[0] && c->dev.state != SCHSM_DEV_UNINITIALIZED;
+		int initialized = c->id.serial[0] && !c->id.no_identity &&
+				  c->dev.state != SCHSM_DEV_UNINITIALIZED;
 		if (initialized && c->code == HV_OK) {
 			json_obj_begin(&j, "dkek");
 			json_bool(&j, "configured", c->dkek.configured);
@@ -370,11 +398,14 @@ static int card_status(int argc, char **argv, hv_err *err)
 	static const struct option opts[] = {
 		{ "reader", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "trust-dir", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *only = NULL;
 	int json = 0, o;
+	const char *trust_dirs[16];
+	size_t n_trust = 0;
 	optind = 1;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -384,6 +415,12 @@ static int card_status(int argc, char **argv, hv_err *err)
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 't':
+			if (n_trust == sizeof(trust_dirs) / sizeof(trust_dirs[0]))
+				return hv_fail(err, HV_EUSAGE, "too many --trust-dir options (at "
+					       "most %zu)", sizeof(trust_dirs) / sizeof(trust_dirs[0]));
+			trust_dirs[n_trust++] = optarg;
 			break;
 		case 'h':
 			status_usage(stdout);
@@ -398,21 +435,29 @@ static int card_status(int argc, char **argv, hv_err *err)
 		return hv_fail(err, HV_EUSAGE, "unexpected argument '%s': see 'hsmvault card status --help'",
 			       argv[optind]);
 
-	pcsc_ctx *ctx = NULL;
-	int rc = pcsc_open(&ctx, err);
+	devaut_anchors anchors;
+	int rc = flow_args_load_anchors(&anchors, trust_dirs, n_trust, err);
 	if (rc != HV_OK)
 		return rc;
+	pcsc_ctx *ctx = NULL;
+	rc = pcsc_open(&ctx, err);
+	if (rc != HV_OK) {
+		devaut_anchors_free(&anchors);
+		return rc;
+	}
 	pcsc_reader *readers = NULL;
 	size_t nr = 0;
 	rc = pcsc_list_readers(ctx, &readers, &nr, err);
 	if (rc != HV_OK) {
 		pcsc_close(ctx);
+		devaut_anchors_free(&anchors);
 		return rc;
 	}
 	card_report *rep = calloc(nr ? nr : 1, sizeof(*rep));
 	if (!rep) {
 		pcsc_readers_free(readers, nr);
 		pcsc_close(ctx);
+		devaut_anchors_free(&anchors);
 		return hv_fail(err, HV_ENOMEM, "out of memory");
 	}
 	size_t n = 0;
@@ -423,7 +468,7 @@ static int card_status(int argc, char **argv, hv_err *err)
 		r->reader = readers[i].name;
 		r->present = readers[i].card_present;
 		if (r->present)
-			read_card(ctx, r);
+			read_card(ctx, &anchors, r);
 	}
 	if (only && n == 0) {
 		rc = hv_fail(err, HV_EUSAGE,
@@ -442,8 +487,11 @@ static int card_status(int argc, char **argv, hv_err *err)
 			}
 		}
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		schsm_key_list_free(&rep[i].keys);
+		attest_clear(&rep[i].att);
+	}
+	devaut_anchors_free(&anchors);
 	free(rep);
 	pcsc_readers_free(readers, nr);
 	pcsc_close(ctx);

@@ -22,6 +22,28 @@ static void card_id_from_identity(const schsm_identity *id, char *out, size_t ou
 	snprintf(out, outsz, "%.64s-%.16s", id->serial, h);
 }
 
+int cardset_read_identity(flow_card *c, int must_exist, hv_err *err)
+{
+	int rc = schsm_card_identity(&c->sc, &c->ident, err);
+	if (rc != HV_OK)
+		return rc;
+	if (c->ident.no_identity) {
+		if (must_exist)
+			return hv_fail(err, HV_ECARD,
+				       "the card was initialized but still shows no device certificate "
+				       "(file 2F02): it cannot be identified, so hsmvault will not "
+				       "record it");
+		/* A blank pico-hsm: nothing may be keyed on the certificate it
+		 * does not have yet. The empty id matches no card of any set;
+		 * the serial is only what progress lines show until INITIALIZE. */
+		c->card_id[0] = '\0';
+		snprintf(c->ident.serial, sizeof(c->ident.serial), "%s", CARDSET_BLANK_SERIAL);
+		return HV_OK;
+	}
+	card_id_from_identity(&c->ident, c->card_id, sizeof(c->card_id));
+	return HV_OK;
+}
+
 static void close_card(flow_card *c)
 {
 	hv_err e;
@@ -103,10 +125,9 @@ static int read_card(flow_card *c, void *ctx, hv_err *err)
 		}
 		return rc;
 	}
-	rc = schsm_card_identity(&c->sc, &c->ident, err);
+	rc = cardset_read_identity(c, 0, err);
 	if (rc != HV_OK)
 		return rc;
-	card_id_from_identity(&c->ident, c->card_id, sizeof(c->card_id));
 	rc = schsm_device_status(&c->sc, &c->dev, err);
 	if (rc != HV_OK)
 		return rc;

@@ -18,9 +18,14 @@ typedef struct flow_card {
 	pcsc_ctx *ctx;           /* one context per card: threads never share */
 	pcsc_card *pc;
 	schsm_card sc;
-	schsm_identity ident;    /* ident.id = card_id, "SERIAL-hash16" */
+	schsm_identity ident;    /* ident.id = card_id, "SERIAL-hash16";
+				  * ident.no_identity: a blank pico-hsm whose
+				  * device certificate appears only at
+				  * INITIALIZE (ident.serial is then
+				  * CARDSET_BLANK_SERIAL, for messages) */
 	char card_id[96];        /* manifest_card_identity() form, the id the
-				  * manifest records: "SERIAL-hash16" */
+				  * manifest records: "SERIAL-hash16"; "" for a
+				  * card without identity (matches no card) */
 	schsm_device_info dev;   /* read at open */
 	schsm_dkek_info dkek;    /* read at open */
 	hv_err err;              /* this card's failure in cardset_each */
@@ -50,6 +55,16 @@ void cardset_close(cardset *s);
  * Each card's own rc/err stay in the card for flows that go on. */
 typedef int (*cardset_fn)(flow_card *card, void *ctx, hv_err *err);
 int cardset_each(cardset *s, cardset_fn fn, void *ctx, hv_err *err);
+
+/* What a card without device identity shows as its serial in messages. */
+#define CARDSET_BLANK_SERIAL "(blank, no identity yet)"
+
+/* (Re-)reads the card's identity into card->ident and card->card_id.
+ * cardset_open does it first; enroll and restore do it again right after
+ * INITIALIZE, which is when pico-hsm creates its device certificate. A
+ * card without identity (never initialized, empty EF 2F02) is fine unless
+ * must_exist (then HV_ECARD: a card hsmvault cannot record). */
+int cardset_read_identity(flow_card *card, int must_exist, hv_err *err);
 
 /* Re-reads card->dkek (after imports). */
 int cardset_refresh_dkek(flow_card *card, hv_err *err);

@@ -51,6 +51,10 @@ static int enroll_card(flow_card *c, void *ctxp, hv_err *err)
 	int rc = schsm_initialize(&c->sc, &ip, 0, err);
 	if (rc != HV_OK)
 		return rc;
+	/* pico-hsm makes its device certificate at the first INITIALIZE:
+	 * the identity recorded is the one the card shows now. */
+	if ((rc = cardset_read_identity(c, 1, err)) != HV_OK)
+		return rc;
 	flow_say(e->fc, "card %s: initialized (%zu DKEK share%s expected)", c->ident.serial,
 		 e->n_shares, e->n_shares == 1 ? "" : "s");
 	if (ip.so_pin != e->so_pin &&

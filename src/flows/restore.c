@@ -315,6 +315,10 @@ static int restore_card(flow_card *c, void *ctxp, hv_err *err)
 		};
 		if ((rc = schsm_initialize(&c->sc, &ip, 0, err)) != HV_OK)
 			return rc;
+		/* pico-hsm makes its device certificate at the first
+		 * INITIALIZE: the identity recorded is the one shown now. */
+		if ((rc = cardset_read_identity(c, 1, err)) != HV_OK)
+			return rc;
 		if (so != r->so_pin &&
 		    secure_memcmp(so->data, r->so_pin->data, SCHSM_SO_PIN_LEN) != 0 &&
 		    (rc = schsm_change_pin(&c->sc, SCHSM_PIN_SO, so, r->so_pin, 0, err)) != HV_OK)
