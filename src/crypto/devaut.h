@@ -74,11 +74,25 @@ typedef struct devaut_result {
 	uint8_t devcert_sha256[32]; /* SHA-256 of the device 7F21 TLV (zeros
 				     * when EF 2F02 is empty) */
 	int has_devcert;
+	/* Validity periods, "2026-05-28..2031-05-27" ("" when undated or not
+	 * reached). Recorded and shown, never enforced: a CV certificate's
+	 * dates say when the issuer may sign with it, and an expired but
+	 * genuine chain (the openkex SmartCard-HSM, pico-hsm's first CA)
+	 * still proves where the card came from; an offline host has no
+	 * trustworthy clock either. */
+	char device_valid[24];
+	char issuer_valid[24];
+	char root_valid[24];
 } devaut_result;
 
 /* Judges the content of EF 2F02 (len 0 allowed). Returns 0 with *r
  * filled for every verdict; non-zero only for HV_ENOMEM / HV_EINTERNAL. */
 int devaut_check(const devaut_anchors *a, const uint8_t *ef, size_t len,
 		 devaut_result *r, hv_err *err);
+
+/* CardContact's production root DESRCACC100001 as built in; byte-identical
+ * to the installed trust-anchors/DESRCACC100001.cvc (a unit test checks). */
+#define DEVAUT_BUILTIN_ROOT_LEN 441
+extern const uint8_t devaut_builtin_root[DEVAUT_BUILTIN_ROOT_LEN];
 
 #endif
