@@ -13,7 +13,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hsmvault verify (--vault FOLDER|IMAGE|DEVICE | --record FILE)\n"
-		"                       [--deep] [--with-shares] [--no-record] [--reader R]\n"
+		"                       [--deep] [--check-kcv] [--with-shares] [--no-record]\n"
+		"                       [--reader R]\n"
 		"                       [--secrets-fd N | --batch] [--passphrase-fd N] [--json]\n\n"
 		"Checks every card present: it belongs to the set, its DKEK KCV matches,\n"
 		"every key on it has a blob in the vault with the same public key, and\n"
@@ -22,10 +23,18 @@ static void usage(FILE *f)
 		"checked under the DKEK), and the result is recorded in a new manifest\n"
 		"version (--no-record: not). --deep verifies the user PIN and has each key\n"
 		"sign a fresh challenge, checked against the recorded public key.\n"
+		"--check-kcv asks only the user PIN, verifies it (never with the last try\n"
+		"left) and reads each card's DKEK key check value after it, signing\n"
+		"nothing: pico-hsm shows its KCV only after the user PIN, so a quick\n"
+		"verify cannot check it there.\n"
 		"--record FILE (from 'hsmvault record export') needs neither the stick nor\n"
 		"its passphrase. Warns when the last verification is older than the\n"
-		"policy's max_age_days. Exit 0 only when everything matches; 1 lists\n"
-		"every difference.\n");
+		"policy's max_age_days.\n\n"
+		"Exit status: 0 everything matches; 1 differences, each listed; 11 no\n"
+		"difference, but a check could not run without a secret (a card that\n"
+		"shows its KCV only after the user PIN: rerun with --check-kcv); 2 bad\n"
+		"usage; 3 wrong PIN or password; 4 card or reader error; 5 vault\n"
+		"integrity; 7 refused for safety (the last PIN try).\n");
 }
 
 struct verify_cli {
@@ -34,7 +43,7 @@ struct verify_cli {
 	int no_record;
 };
 
-enum { OPT_RECORD = FLOW_OPT_OWN, OPT_DEEP, OPT_WITH_SHARES, OPT_NO_RECORD };
+enum { OPT_RECORD = FLOW_OPT_OWN, OPT_DEEP, OPT_WITH_SHARES, OPT_NO_RECORD, OPT_CHECK_KCV };
 
 static int own(int opt, const char *arg, void *ctx, hv_err *err)
 {
@@ -44,6 +53,7 @@ static int own(int opt, const char *arg, void *ctx, hv_err *err)
 	case OPT_DEEP: c->deep = 1; return HV_OK;
 	case OPT_WITH_SHARES: c->o.with_shares = 1; return HV_OK;
 	case OPT_NO_RECORD: c->no_record = 1; return HV_OK;
+	case OPT_CHECK_KCV: c->o.check_kcv = 1; return HV_OK;
 	}
 	return hv_fail(err, HV_EUSAGE, "unknown option: see 'hsmvault verify --help'");
 }
@@ -56,6 +66,7 @@ int cmd_verify(int argc, char **argv, hv_err *err)
 		{ "deep", no_argument, NULL, OPT_DEEP },
 		{ "with-shares", no_argument, NULL, OPT_WITH_SHARES },
 		{ "no-record", no_argument, NULL, OPT_NO_RECORD },
+		{ "check-kcv", no_argument, NULL, OPT_CHECK_KCV },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct verify_cli c;
@@ -87,6 +98,7 @@ int cmd_verify(int argc, char **argv, hv_err *err)
 		json_init(&j, stdout);
 		json_obj_begin(&j, NULL);
 		json_bool(&j, "deep", c.deep);
+		json_bool(&j, "check_kcv", c.o.check_kcv || c.deep);
 		verify_report_json(&rep, &j);
 		vault_args_json_result(&j, rc, err);
 		json_obj_end(&j);

@@ -48,6 +48,31 @@ static void add_finding(struct findings *f, const char *card, const char *fmt, .
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* A check that could not run without a secret: not a difference. */
+static void add_incomplete(struct findings *f, const char *card, const char *check,
+			   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void add_incomplete(struct findings *f, const char *card, const char *check,
+			   const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&f->lock);
+	verify_report *r = f->rep;
+	verify_finding *n = realloc(r->incomplete, (r->n_incomplete + 1) * sizeof(*n));
+	if (n) {
+		r->incomplete = n;
+		n[r->n_incomplete].card = card ? strdup(card) : NULL;
+		n[r->n_incomplete].what = strdup(line);
+		n[r->n_incomplete].check = strdup(check);
+		r->n_incomplete++;
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
 struct verify_ctx {
 	const flow_ctx *fc;
 	const manifest *m;
@@ -93,9 +118,22 @@ static int verify_card(flow_card *c, void *ctxp, hv_err *err)
 			return rc;
 		cardset_kcv_hex(c, kcv);
 	}
-	if (!kcv[0])
-		add_finding(&x->f, who, "card %s: its DKEK KCV is unknown (not set, or shown only "
-			    "after the PIN: run with --deep)", c->ident.serial);
+	if (!kcv[0] && !c->dkek.configured)
+		add_finding(&x->f, who, "card %s has no DKEK: its keys cannot be backed up or "
+			    "restored under this vault's (KCV %s)", c->ident.serial, x->m->dkek_kcv);
+	else if (!kcv[0] && c->dkek.shares_missing > 0)
+		add_finding(&x->f, who, "card %s: its DKEK is incomplete (%d share%s outstanding)",
+			    c->ident.serial, c->dkek.shares_missing,
+			    c->dkek.shares_missing == 1 ? "" : "s");
+	else if (!kcv[0] && !x->pin)
+		/* pico-hsm shows its KCV only after the user PIN: unknown is
+		 * not different, and says how to check it */
+		add_incomplete(&x->f, who, "kcv", "KCV not checked: card %s shows its DKEK check "
+			       "value only after the user PIN (pico-hsm); rerun with --check-kcv",
+			       c->ident.serial);
+	else if (!kcv[0])
+		add_finding(&x->f, who, "card %s: its DKEK KCV is still unknown after the user "
+			    "PIN was verified", c->ident.serial);
 	else if (strcasecmp(kcv, x->m->dkek_kcv) != 0)
 		add_finding(&x->f, who, "card %s reports DKEK KCV %s, the vault records %s",
 			    c->ident.serial, kcv, x->m->dkek_kcv);
@@ -129,9 +167,11 @@ static int verify_card(flow_card *c, void *ctxp, hv_err *err)
 			hv_err perr;
 			hv_err_clear(&perr);
 			int prc = keyinfo_prove(&c->sc, k, recorded, &perr);
-			if (prc == HV_EMISMATCH)
-				add_finding(&x->f, who, "card %s: key %s (%s): %s", c->ident.serial, id,
-					    label, perr.msg);
+			if (prc == HV_EMISMATCH ||
+			    (prc == HV_ECARD && !schsm_card_removed(&c->sc) &&
+			     schsm_sign_refused(c->sc.last_sw)))
+				add_finding(&x->f, who, "card %s: key %s (%s) is not proven: %s",
+					    c->ident.serial, id, label, perr.msg);
 			else if (prc != HV_OK) {
 				*err = perr;
 				rc = prc;
@@ -277,13 +317,20 @@ static int record_results(struct verify_ctx *x, vfs *v, cardset *cs, struct card
 			if (rep->findings[k].card && !strcmp(rep->findings[k].card,
 							    cs->cards[i].card_id))
 				detail = rep->findings[k].what;
+		/* a KCV hidden until the PIN: nothing differs, but the card
+		 * was not fully checked, so it is not "last verified" */
+		const char *unchecked = NULL;
+		for (size_t k = 0; k < rep->n_incomplete && !unchecked; k++)
+			if (rep->incomplete[k].card && !strcmp(rep->incomplete[k].card,
+							      cs->cards[i].card_id))
+				unchecked = rep->incomplete[k].what;
 		manifest_verification mv = { .time = now, .card = cs->cards[i].card_id,
 					     .kind = x->fc->deep ? "deep" : "quick",
 					     .result = detail ? "mismatch" : "ok",
-					     .detail = (char *)detail };
+					     .detail = (char *)(detail ? detail : unchecked) };
 		oom = !manifest_add_verification(next, &mv);
 		manifest_card *mc = manifest_find_card(next, cs->cards[i].card_id);
-		if (mc && !detail && !oom)
+		if (mc && !detail && !unchecked && !oom)
 			oom = manifest_set(&mc->last_verified, now) != HV_OK;
 	}
 	if (oom) {
@@ -339,7 +386,7 @@ int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report 
 		rc = hv_fail(err, HV_EUSAGE, "more than 16 cards present");
 		goto out;
 	}
-	if (fc->deep) {
+	if (fc->deep || o->check_kcv) {
 		rc = flow_secret_get(fc->secrets, "pin", "user PIN of the card set: ",
 				     SCHSM_PIN_MIN, SCHSM_PIN_MAX, &x.pin, err);
 		if (rc != HV_OK)
@@ -354,11 +401,18 @@ int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report 
 	check_age(&x, max_age, rep);
 	if (v && o->record_result && (rc = record_results(&x, v, &cs, cr, rep, err)) != HV_OK)
 		goto out;
+	for (size_t i = 0; i < rep->n_incomplete; i++)
+		flow_say(fc, "NOT CHECKED: %s", rep->incomplete[i].what);
 	if (rep->n_findings) {
 		for (size_t i = 0; i < rep->n_findings; i++)
 			flow_say(fc, "DIFFERENCE: %s", rep->findings[i].what);
 		rc = hv_fail(err, HV_EMISMATCH, "%zu difference%s found: each is listed",
 			     rep->n_findings, rep->n_findings == 1 ? "" : "s");
+	} else if (rep->n_incomplete) {
+		rc = hv_fail(err, HV_EINCOMPLETE,
+			     "no difference found, but %zu check%s could not run without the user "
+			     "PIN (each is listed): rerun with --check-kcv", rep->n_incomplete,
+			     rep->n_incomplete == 1 ? "" : "s");
 	} else {
 		flow_say(fc, "verified %zu card%s and %zu key%s%s%s: everything matches",
 			 rep->cards_checked, rep->cards_checked == 1 ? "" : "s", rep->keys_checked,
@@ -381,6 +435,12 @@ void verify_report_free(verify_report *rep)
 		free(rep->findings[i].what);
 	}
 	free(rep->findings);
+	for (size_t i = 0; i < rep->n_incomplete; i++) {
+		free(rep->incomplete[i].card);
+		free(rep->incomplete[i].what);
+		free(rep->incomplete[i].check);
+	}
+	free(rep->incomplete);
 	memset(rep, 0, sizeof(*rep));
 }
 
@@ -401,6 +461,15 @@ void verify_report_json(const verify_report *rep, json_out *j)
 		json_obj_begin(j, NULL);
 		json_str(j, "card", rep->findings[i].card);
 		json_str(j, "what", rep->findings[i].what);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_arr_begin(j, "incomplete");
+	for (size_t i = 0; i < rep->n_incomplete; i++) {
+		json_obj_begin(j, NULL);
+		json_str(j, "card", rep->incomplete[i].card);
+		json_str(j, "check", rep->incomplete[i].check);
+		json_str(j, "what", rep->incomplete[i].what);
 		json_obj_end(j);
 	}
 	json_arr_end(j);

@@ -17,6 +17,7 @@
 typedef struct verify_finding {
 	char *card;              /* card id, or NULL for vault-wide findings */
 	char *what;              /* one line: "key 01 (signer): no blob in the vault" */
+	char *check;             /* incomplete only: the check not run ("kcv") */
 } verify_finding;
 
 typedef struct verify_report {
@@ -27,6 +28,10 @@ typedef struct verify_report {
 	size_t keys_checked;
 	verify_finding *findings;
 	size_t n_findings;
+	/* checks that could not run without a secret, everything else
+	 * matching: HV_EINCOMPLETE (card + check name, e.g. "kcv", + line) */
+	verify_finding *incomplete;
+	size_t n_incomplete;
 	int stale;               /* last verification older than max_age_days */
 	char last_verified[32];  /* "" when never */
 } verify_report;
@@ -34,12 +39,17 @@ typedef struct verify_report {
 typedef struct verify_opts {
 	const char *record_path; /* --record FILE instead of a vault (v NULL) */
 	int with_shares;         /* --with-shares: unlock shares, check MACs */
+	int check_kcv;           /* --check-kcv: ask the user PIN, verify it and
+				  * read each card's KCV after it (pico-hsm
+				  * hides it until then); signs nothing */
 	int record_result;       /* write a verification entry into the vault
 				  * (a new manifest version); vault only */
 } verify_opts;
 
 /* HV_OK when everything matches, HV_EMISMATCH when any finding exists
- * (err says how many), other codes when the check could not run. */
+ * (err says how many), HV_EINCOMPLETE when nothing differs but a check
+ * could not run without a secret (a KCV shown only after the user PIN,
+ * quick verify), other codes when the check could not run at all. */
 int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report *rep,
 		hv_err *err);
 void verify_report_free(verify_report *rep);
