@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole suite twice: a normal build (build/) and an
-# AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/).
-# Ends with one line "tests: N passed, N failed".
+# AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/), both with
+# -Werror; then compiles the other build types, builds the Debian package
+# (lintian, a second build compared byte for byte) and installs the offline
+# bundle in a minimal Debian 12 root without network (tests/package/).
+# Ends with one line "tests: N passed, N failed"; each step after the meson
+# suites counts as one test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,18 +29,46 @@ run_suite() { # build-dir, extra meson test args...
   fi
 }
 
-[ -f build/build.ninja ] || meson setup build
+# CI's builds fail on any warning; the project's defaults do not (distributions).
+with_werror() { # build-dir
+  meson introspect "$1" --buildoptions | grep -q '"name": "werror", "value": true' ||
+    meson configure "$1" -Dwerror=true
+}
+
+# A step that is not a meson test: one test in the closing line, timed.
+run_step() { # name, command...
+  local name=$1; shift
+  local start=$SECONDS
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== ok: $name ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1))
+    status=1
+    echo "=== FAIL: $name ($((SECONDS - start)) s)"
+  fi
+}
+
+[ -f build/build.ninja ] || meson setup build -Dwerror=true
+with_werror build
 ninja -C build || exit 1
 run_suite build
 
 if [ ! -f build-asan/build.ninja ]; then
-  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
 fi
+with_werror build-asan
 ninja -C build-asan || exit 1
 # The qemu boot test exercises the kernel, not more of our code: once is enough.
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \
   run_suite build-asan --no-suite qemu --no-suite bench
+
+# Every build type compiles warning-free (debugoptimized is build/ above).
+for type in release plain debug-sanitize; do
+  run_step "build type $type" tools/check-build-types.sh "$type"
+done
 
 echo "tests: $passed passed, $failed failed"
 [ $failed -eq 0 ] || status=1

@@ -30,6 +30,6 @@ fi
 tests/qemu/fetch-kernel.sh >/dev/null || { apt-get update -q && tests/qemu/fetch-kernel.sh >/dev/null; }
 
 if [ ! -f build/build.ninja ]; then
-  meson setup build
+  meson setup build -Dwerror=true   # as CI builds it (tools/run-tests.sh)
 fi
 ninja -C build

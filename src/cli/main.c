@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/build_commit.h"
 #include "cli/cli.h"
 #include "util/harden.h"
 
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
 		return argc < 2 ? HV_EUSAGE : HV_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {
-		printf("hsmvault %s\n", HSMVAULT_VERSION);
+		printf("hsmvault %s (commit %s)\n", HSMVAULT_VERSION, HSMVAULT_COMMIT);
 		return HV_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
