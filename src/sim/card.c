@@ -6,11 +6,6 @@
 
 #include "sim/cmds.h"
 
-const uint8_t SIM_ATR[24] = {
-	0x3B, 0xFE, 0x18, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x45, 0x80, 0x31, 0x81,
-	0x54, 0x48, 0x53, 0x4D, 0x31, 0x73, 0x80, 0x21, 0x40, 0x81, 0x07, 0xFA,
-};
-
 /* Largest command chain the card accumulates. */
 #define CHAIN_MAX 65535
 
@@ -201,6 +196,10 @@ void sim_card_process(sim_card *c, const uint8_t *cmd, size_t len, bytebuf *resp
 		memset(&out, 0, sizeof(out));
 		sw = SW_EXEC_ERROR;
 	}
+	/* The handlers speak the real card's status words; a family that
+	 * answers "wrong data" otherwise (pico-hsm: 67 00) says so here. */
+	if (sw == SW_WRONG_DATA)
+		sw = c->st->profile->sw_wrong_data;
 	int with_data = sw == SW_OK || (sw & 0xFF00) == 0x6200;
 	if (with_data && out.len && a.has_le)
 		answer(c, out.data, out.len, a.ne, sw, resp);

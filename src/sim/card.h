@@ -1,8 +1,8 @@
 /* The simulated SmartCard-HSM applet: one card session (what a real card
  * keeps in RAM until reset) on top of the persistent state, and the command
- * interpreter. Behaviour follows the real-card column of smartcard-hsm.md
- * section 10; choices where the real card is not pinned down are listed in
- * src/sim/README.md. */
+ * interpreter. Behaviour follows the card's profile (sim/profile.h: the
+ * columns of smartcard-hsm.md section 10); choices where a card is not
+ * pinned down are listed in src/sim/README.md. */
 #ifndef HV_SIM_CARD_H
 #define HV_SIM_CARD_H
 
@@ -11,9 +11,6 @@
 
 #include "sim/state.h"
 #include "util/buf.h"
-
-/* The standard SmartCard-HSM ATR (JCOP 2.4.x contact). */
-extern const uint8_t SIM_ATR[24];
 
 typedef struct sim_card {
 	sim_state *st;

@@ -8,37 +8,57 @@
 
 static const uint8_t AID[11] = { 0xE8, 0x2B, 0x06, 0x01, 0x04, 0x01, 0x81, 0xC3, 0x1F, 0x02, 0x01 };
 
-/* Firmware version reported in FCP tag 85, and the platform byte
- * (OpenSC: 00 = "SmartCard-HSM Applet for JCOP"). */
-#define FW_MAJOR 3
-#define FW_MINOR 5
-#define PLATFORM 0x00
-
 #define PREFIX_KEY 0xCC
 #define PREFIX_PRIVATE_DATA 0xCD
+#define PREFIX_PRKD 0xC4
+#define PREFIX_CD 0xC8
+#define PREFIX_DCOD 0xC9
 #define FID_DEVICE_CERTS 0x2F02
 
+/* pico-hsm's life-cycle byte (8A) in every FCP it sends. */
+static const uint8_t PICO_LIFE_CYCLE = 0x05;
+
+/* Tag 85: options, platform byte (OpenSC: 00 = "SmartCard-HSM Applet for
+ * JCOP"), firmware version; the rest as the family lays it out. pico-hsm
+ * puts its AID shifted by one byte into tag 84 (its first byte dropped, a
+ * 00 appended: what its FCP was observed to hold). */
 static void put_applet_fcp(sim_card *c, bytebuf *out)
 {
+	const sim_profile *p = c->st->profile;
 	bytebuf f = { 0 };
-	uint8_t desc = 0x38; /* DF */
-	uint8_t prop[5] = { (uint8_t)(c->st->options >> 8), (uint8_t)c->st->options, PLATFORM, FW_MAJOR, FW_MINOR };
-	buf_put_tlv(&f, 0x82, &desc, 1);
-	buf_put_tlv(&f, 0x84, AID, sizeof(AID));
+	uint8_t prop[5] = { (uint8_t)(c->st->options >> 8), (uint8_t)c->st->options, p->platform,
+			    p->fw_major, p->fw_minor };
+	if (p->fcp_pico_layout) {
+		static const uint8_t zero2[2] = { 0, 0 };
+		uint8_t desc = 0x01, shifted[sizeof(AID)];
+		memcpy(shifted, AID + 1, sizeof(AID) - 1);
+		shifted[sizeof(AID) - 1] = 0x00;
+		buf_put_tlv(&f, 0x81, zero2, 2);
+		buf_put_tlv(&f, 0x82, &desc, 1);
+		buf_put_tlv(&f, 0x83, zero2, 2);
+		buf_put_tlv(&f, 0x84, shifted, sizeof(shifted));
+		buf_put_tlv(&f, 0x8A, &PICO_LIFE_CYCLE, 1);
+	} else {
+		uint8_t desc = 0x38; /* DF */
+		buf_put_tlv(&f, 0x82, &desc, 1);
+		buf_put_tlv(&f, 0x84, AID, sizeof(AID));
+	}
 	buf_put_tlv(&f, 0x85, prop, sizeof(prop));
 	buf_put_tlv(out, 0x62, f.data, f.len);
 	buf_free(&f);
 }
 
-static void put_ef_fcp(uint16_t fid, size_t size, bytebuf *out)
+static void put_ef_fcp(const sim_profile *p, uint16_t fid, size_t size, bytebuf *out)
 {
 	bytebuf f = { 0 };
 	uint8_t sz[2] = { (uint8_t)(size >> 8), (uint8_t)size };
 	uint8_t desc = 0x01; /* working EF, transparent */
 	uint8_t id[2] = { (uint8_t)(fid >> 8), (uint8_t)fid };
-	buf_put_tlv(&f, 0x80, sz, 2);
+	buf_put_tlv(&f, p->fcp_pico_layout ? 0x81 : 0x80, sz, 2);
 	buf_put_tlv(&f, 0x82, &desc, 1);
 	buf_put_tlv(&f, 0x83, id, 2);
+	if (p->fcp_pico_layout)
+		buf_put_tlv(&f, 0x8A, &PICO_LIFE_CYCLE, 1);
 	buf_put_tlv(out, 0x62, f.data, f.len);
 	buf_free(&f);
 }
@@ -54,7 +74,7 @@ static int key_exists(sim_card *c, uint16_t fid)
 uint16_t cmd_select(sim_card *c, const capdu *a, bytebuf *out)
 {
 	int want_fcp = a->p2 == 0x00 || a->p2 == 0x04;
-	if (!want_fcp && a->p2 != 0x0C)
+	if (!want_fcp && (a->p2 != 0x0C || !c->st->profile->select_p2_0c_accepted))
 		return SW_WRONG_P1P2;
 	if (a->p1 == 0x04) {
 		if (a->lc != sizeof(AID) || memcmp(a->data, AID, sizeof(AID)) != 0)
@@ -93,7 +113,7 @@ uint16_t cmd_select(sim_card *c, const capdu *a, bytebuf *out)
 		return SW_NOT_FOUND;
 	c->cur_ef = fid;
 	if (want_fcp)
-		put_ef_fcp(fid, e ? e->len : 0, out);
+		put_ef_fcp(c->st->profile, fid, e ? e->len : 0, out);
 	return SW_OK;
 }
 
@@ -235,12 +255,23 @@ uint16_t cmd_enumerate(sim_card *c, const capdu *a, bytebuf *out)
 {
 	if (a->p1 || a->p2)
 		return SW_WRONG_P1P2;
-	/* Keys first (device key CC00 always), then every EF in FID order. */
+	int pico = c->st->profile->enumerate_pico_style;
+	/* pico-hsm always leads with C400 CC00 and lists nothing but keys and
+	 * the C4 / C8 / C9 descriptions; the real card lists every object:
+	 * keys first (device key CC00 always), then every EF in FID order. */
+	if (pico)
+		buf_put_u16be(out, PREFIX_PRKD << 8);
 	buf_put_u16be(out, PREFIX_KEY << 8);
 	for (unsigned r = 1; r < 256; r++)
 		if (c->st->keys[r].used)
 			buf_put_u16be(out, (uint16_t)(PREFIX_KEY << 8 | r));
-	for (size_t i = 0; i < c->st->n_efs; i++)
-		buf_put_u16be(out, c->st->efs[i].fid);
+	for (size_t i = 0; i < c->st->n_efs; i++) {
+		uint16_t fid = c->st->efs[i].fid;
+		uint8_t prefix = (uint8_t)(fid >> 8);
+		if (pico && (fid == PREFIX_PRKD << 8 ||
+			     (prefix != PREFIX_PRKD && prefix != PREFIX_CD && prefix != PREFIX_DCOD)))
+			continue;
+		buf_put_u16be(out, fid);
+	}
 	return SW_OK;
 }

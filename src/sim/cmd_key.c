@@ -8,6 +8,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "crypto/prkd.h"
 #include "sim/cmds.h"
 #include "sim/cvc.h"
 #include "util/tlv.h"
@@ -118,6 +119,7 @@ uint16_t cmd_generate_key(sim_card *c, const capdu *a, bytebuf *out, int *change
 	}
 	/* A generation onto an occupied reference replaces the key. */
 	sim_key *k = &s->keys[a->p1];
+	int ref = a->p1;
 	sim_key_clear(k);
 	k->used = 1;
 	k->type = type;
@@ -129,7 +131,25 @@ uint16_t cmd_generate_key(sim_card *c, const capdu *a, bytebuf *out, int *change
 	buf_put(out, req.data, req.len);
 	buf_free(&req);
 	*changed = 1;
+	card_precreate_prkd(c, (unsigned)ref);
 	return SW_OK;
+}
+
+void card_precreate_prkd(sim_card *c, unsigned ref)
+{
+	const sim_key *k = card_key(c, ref);
+	if (!c->st->profile->precreates_prkd || !k)
+		return;
+	prkd_info info = { .key_ref = -1 };
+	info.kind = k->type == SIM_KEY_EC ? PRKD_EC : k->type == SIM_KEY_RSA ? PRKD_RSA : PRKD_AES;
+	info.key_bits = k->type == SIM_KEY_AES ? (unsigned)(k->aes_len * 8) : (unsigned)EVP_PKEY_get_bits(k->pkey);
+	/* Empty label; the ID is the key reference in ASCII decimal. */
+	info.id_len = (size_t)snprintf((char *)info.id, sizeof(info.id), "%u", ref);
+	bytebuf d = { 0 };
+	hv_err err;
+	if (prkd_encode(&info, &d, &err) == 0 && !d.failed)
+		sim_ef_put(c->st, (uint16_t)(0xC400 | ref), d.data, d.len);
+	buf_free(&d);
 }
 
 /* Hash of the low nibble of algorithm IDs x1 ... x5. */
@@ -259,6 +279,8 @@ uint16_t cmd_sign(sim_card *c, const capdu *a, bytebuf *out)
 		return SW_CONDITIONS;
 	if (algo == 0x20)
 		return rsa_raw(k->pkey, 0, a->data, a->lc, out);
+	if (algo == 0x30 && !c->st->profile->sign_pkcs1_digestinfo)
+		return SW_EXEC_ERROR; /* pico-hsm: strips the DigestInfo, then fails */
 	if (algo == 0x30)
 		return pkey_op(k->pkey, 0, RSA_PKCS1_PADDING, NULL, 0, a->data, a->lc, out);
 	if (algo == 0x40) {

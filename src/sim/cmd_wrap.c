@@ -54,9 +54,9 @@ uint16_t cmd_unwrap_key(sim_card *c, const capdu *a, int *changed)
 		return SW_WRONG_P1P2;
 	if (!c->user_ok)
 		return SW_SECURITY;
-	/* The real card will not overwrite a key: sc-hsm-tool --force deletes
-	 * the key first. */
-	if (card_key(c, a->p1))
+	/* The real card will not overwrite a key (sc-hsm-tool --force deletes
+	 * the key first); pico-hsm silently replaces it. */
+	if (card_key(c, a->p1) && !s->profile->unwrap_overwrites)
 		return SW_EXISTS;
 	if (!dkek_ready(s))
 		return SW_REF_NOT_FOUND;
@@ -76,7 +76,7 @@ uint16_t cmd_unwrap_key(sim_card *c, const capdu *a, int *changed)
 	/* Wrong KCV, MAC or format: the "incorrect parameters" class that
 	 * sc-hsm-tool reports as "Wrapped key does not match DKEK". */
 	if (keyblob_unwrap(blob, len, s->dkek, &info, &pkey, &aes, &err))
-		return SW_WRONG_DATA;
+		return s->profile->sw_unwrap_rejected; /* pico-hsm: 64 00 */
 	sim_key *k = &s->keys[a->p1];
 	sim_key_clear(k);
 	if (aes) {
@@ -106,5 +106,6 @@ uint16_t cmd_unwrap_key(sim_card *c, const capdu *a, int *changed)
 	k->allowed_len = n;
 	k->used = 1;
 	*changed = 1;
+	card_precreate_prkd(c, a->p1);
 	return SW_OK;
 }

@@ -59,6 +59,9 @@ uint16_t cmd_unwrap_key(sim_card *c, const capdu *a, int *changed);
 /* Shared helpers. */
 /* The key at reference ref, or NULL (ref 0 is the device key: never here). */
 sim_key *card_key(sim_card *c, unsigned ref);
+/* pico-hsm writes a description C4<ref> itself after GENERATE and UNWRAP
+ * (empty label, ID = the reference in ASCII decimal); other profiles: no-op. */
+void card_precreate_prkd(sim_card *c, unsigned ref);
 /* 1 when the key's allowed-algorithm list permits algo (an empty list
  * permits everything). */
 int key_allows(const sim_key *k, uint8_t algo);

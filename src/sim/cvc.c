@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/hmac.h>
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
@@ -296,34 +297,112 @@ out:
 	return rc;
 }
 
-static int put_cert(bytebuf *out, EVP_PKEY *subject, const char *car, const char *chr, EVP_PKEY *signer)
+/* Deterministic ECDSA with SHA-256 (the nonce is an HMAC of the private
+ * key over the hash, in the spirit of RFC 6979): certificates made by the
+ * simulator's fixed test keys come out byte-identical on every run, so a
+ * test can pin the root it trusts. */
+static int sign_deterministic(EVP_PKEY *key, const uint8_t *data, size_t len, bytebuf *sig)
 {
-	static const uint8_t profile[1] = { 0x00 };
-	bytebuf body = { 0 };
-	buf_put_tlv(&body, 0x5F29, profile, 1);
-	buf_put_tlv(&body, 0x42, car, strlen(car));
-	int rc = put_pubkey(&body, subject, CVC_OID_ECDSA_SHA256, sizeof(CVC_OID_ECDSA_SHA256), 0);
-	buf_put_tlv(&body, 0x5F20, chr, strlen(chr));
-	if (rc == 0 && !body.failed)
-		rc = put_signed(out, &body, signer, CVC_OID_ECDSA_SHA256, sizeof(CVC_OID_ECDSA_SHA256));
-	else
-		rc = -1;
-	buf_free(&body);
+	char gname[64];
+	BIGNUM *d = NULL, *k = NULL, *e = NULL, *r = NULL, *s = NULL, *x = NULL, *kinv = NULL;
+	EC_GROUP *g = NULL;
+	EC_POINT *pt = NULL;
+	BN_CTX *bc = BN_CTX_new();
+	int rc = -1;
+	uint8_t h[32], dbytes[66], mac[32];
+	unsigned int mlen = 0;
+	if (!bc || !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, gname, sizeof(gname), NULL) ||
+	    !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &d))
+		goto out;
+	int nid = OBJ_sn2nid(gname);
+	if (nid == NID_undef)
+		nid = EC_curve_nist2nid(gname);
+	g = EC_GROUP_new_by_curve_name(nid);
+	if (!g || EVP_Digest(data, len, h, NULL, EVP_sha256(), NULL) != 1)
+		goto out;
+	const BIGNUM *n = EC_GROUP_get0_order(g);
+	int olen = BN_num_bytes(n);
+	if (olen != 32 || BN_bn2binpad(d, dbytes, olen) != olen)
+		goto out; /* only 256-bit curves: the hash needs no truncation */
+	k = BN_new(); e = BN_bin2bn(h, 32, NULL); r = BN_new(); s = BN_new(); x = BN_new();
+	pt = EC_POINT_new(g);
+	if (!k || !e || !r || !s || !x || !pt)
+		goto out;
+	for (uint8_t counter = 0; counter < 16; counter++) {
+		uint8_t msg[33];
+		memcpy(msg, h, 32);
+		msg[32] = counter;
+		if (!HMAC(EVP_sha256(), dbytes, olen, msg, sizeof(msg), mac, &mlen) ||
+		    !BN_bin2bn(mac, 32, k) || !BN_nnmod(k, k, n, bc) || BN_is_zero(k))
+			continue;
+		if (!EC_POINT_mul(g, pt, k, NULL, NULL, bc) ||
+		    !EC_POINT_get_affine_coordinates(g, pt, x, NULL, bc) || !BN_nnmod(r, x, n, bc) || BN_is_zero(r))
+			continue;
+		BN_free(kinv);
+		kinv = BN_mod_inverse(NULL, k, n, bc);
+		if (!kinv || !BN_mod_mul(s, r, d, n, bc) || !BN_mod_add(s, s, e, n, bc) ||
+		    !BN_mod_mul(s, s, kinv, n, bc) || BN_is_zero(s))
+			continue;
+		if (put_bn(sig, r, olen) == 0 && put_bn(sig, s, olen) == 0)
+			rc = 0;
+		break;
+	}
+out:
+	OPENSSL_cleanse(dbytes, sizeof(dbytes));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	BN_clear_free(d);
+	BN_clear_free(k);
+	BN_clear_free(kinv);
+	BN_free(e);
+	BN_free(r);
+	BN_free(s);
+	BN_free(x);
+	EC_POINT_free(pt);
+	EC_GROUP_free(g);
+	BN_CTX_free(bc);
 	return rc;
 }
 
-int cvc_device_certs(EVP_PKEY *devkey, const char *chr, bytebuf *out)
+int cvc_cert(const cvc_body *f, EVP_PKEY *signer, int deterministic, bytebuf *out)
 {
-	/* The DICA exists only to sign the device certificate; a real card's
-	 * issuer key is CardContact's. Nobody verifies this chain over PC/SC
-	 * without secure messaging, but it is a consistent one. */
-	EVP_PKEY *dica = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (!dica)
-		return -1;
-	int rc = put_cert(out, devkey, "DESIMCA00001", chr, dica);
-	if (rc == 0)
-		rc = put_cert(out, dica, "DESIMRCA00001", "DESIMCA00001", dica);
-	EVP_PKEY_free(dica);
+	static const uint8_t profile[1] = { 0x00 };
+	bytebuf body = { 0 }, tbs = { 0 }, sig = { 0 }, c = { 0 };
+	int rc = -1;
+	buf_put_tlv(&body, 0x5F29, profile, 1);
+	buf_put_tlv(&body, 0x42, f->car, strlen(f->car));
+	if (put_pubkey(&body, f->subject, CVC_OID_ECDSA_SHA256, sizeof(CVC_OID_ECDSA_SHA256), f->with_params))
+		goto out;
+	buf_put_tlv(&body, 0x5F20, f->chr, strlen(f->chr));
+	if (f->chat_oid) {
+		bytebuf chat = { 0 };
+		buf_put_tlv(&chat, 0x06, f->chat_oid, f->chat_oid_len);
+		buf_put_tlv(&chat, 0x53, &f->chat_role, 1);
+		buf_put_tlv(&body, 0x7F4C, chat.data, chat.len);
+		buf_free(&chat);
+	}
+	if (f->effective)
+		buf_put_tlv(&body, 0x5F25, f->effective, 6);
+	if (f->expiry)
+		buf_put_tlv(&body, 0x5F24, f->expiry, 6);
+	if (body.failed)
+		goto out;
+	buf_put_tlv(&tbs, 0x7F4E, body.data, body.len);
+	if (tbs.failed)
+		goto out;
+	if (deterministic ? sign_deterministic(signer, tbs.data, tbs.len, &sig)
+			  : cvc_sign(signer, CVC_OID_ECDSA_SHA256, sizeof(CVC_OID_ECDSA_SHA256), tbs.data, tbs.len, &sig))
+		goto out;
+	buf_put(&c, tbs.data, tbs.len);
+	buf_put_tlv(&c, 0x5F37, sig.data, sig.len);
+	if (c.failed)
+		goto out;
+	buf_put_tlv(out, 0x7F21, c.data, c.len);
+	rc = out->failed ? -1 : 0;
+out:
+	buf_free(&body);
+	buf_free(&tbs);
+	buf_free(&sig);
+	buf_free(&c);
 	return rc;
 }
 

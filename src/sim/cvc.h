@@ -36,9 +36,23 @@ int cvc_ec_point(EVP_PKEY *pkey, bytebuf *out);
 int cvc_sign(EVP_PKEY *key, const uint8_t *oid, size_t oid_len,
 	     const uint8_t *data, size_t len, bytebuf *sig);
 
-/* Content of EF 2F02: device CVC (CHR = chr, public key of devkey) signed
- * by a throw-away DICA key, followed by the self-signed DICA CVC. */
-int cvc_device_certs(EVP_PKEY *devkey, const char *chr, bytebuf *out);
+/* The fields of a CV certificate body (BSI TR-03110 order: 5F29, 42,
+ * 7F49, 5F20, 7F4C, 5F25, 5F24). The public key is always
+ * id-TA-ECDSA-SHA-256. */
+typedef struct cvc_body {
+	const char *car, *chr;
+	EVP_PKEY *subject;            /* EC key */
+	int with_params;              /* explicit domain parameters (root, self-signed) */
+	const uint8_t *chat_oid;      /* NULL: no 7F4C */
+	size_t chat_oid_len;
+	uint8_t chat_role;            /* 53: C0 root, 80 issuer, 00 device */
+	const uint8_t *effective;     /* 5F25, 6 digit bytes YYMMDD; NULL: none */
+	const uint8_t *expiry;        /* 5F24 */
+} cvc_body;
+
+/* 7F21 { 7F4E body, 5F37 ECDSA-SHA-256 by signer } appended to out.
+ * deterministic: the same bytes every time (256-bit signer curves only). */
+int cvc_cert(const cvc_body *body, EVP_PKEY *signer, int deterministic, bytebuf *out);
 
 /* The CHR of the first CVC in 2F02 (up to 16 characters + NUL), or -1. */
 int cvc_first_chr(const uint8_t *certs, size_t len, char chr[17]);

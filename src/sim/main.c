@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "sim/card.h"
+#include "sim/devid.h"
+#include "sim/profile.h"
 #include "sim/state.h"
 #include "sim/vpcd.h"
 #include "util/buf.h"
@@ -24,7 +26,11 @@ typedef struct options {
 	const char *host;
 	int port;
 	const char *state;
-	const char *serial;
+	const char *serial;        /* NULL: the profile's default */
+	const sim_profile *profile;
+	int profile_given;
+	int forge;
+	int print_root;
 	int blank;
 	unsigned long drop_after;
 	unsigned long sw_at_n[MAX_SW_AT];
@@ -50,13 +56,19 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hsmvault-sim --port N [--host 127.0.0.1] --state FILE [--serial SERIAL]\n"
-		"                    [--blank] [--drop-after N] [--sw-at N:SW] [--stats FILE]\n"
-		"                    [--reconnect]\n"
-		"A simulated SmartCard-HSM that connects to the vpcd reader at HOST:PORT.\n"
+		"usage: hsmvault-sim --port N [--host 127.0.0.1] --state FILE [--profile P]\n"
+		"                    [--serial SERIAL] [--blank] [--forge-devaut] [--drop-after N]\n"
+		"                    [--sw-at N:SW] [--stats FILE] [--reconnect]\n"
+		"       hsmvault-sim --print-root\n"
+		"A simulated SmartCard-HSM family card that connects to the vpcd reader at HOST:PORT.\n"
 		"  --state FILE     card state; created blank when missing\n"
-		"  --serial S       serial of a new card (3-11 letters/digits, default DESIM00001)\n"
+		"  --profile P      card family of a new card: smartcard-hsm (default),\n"
+		"                   nitrokey-hsm2, pico-hsm; must match an existing FILE\n"
+		"  --serial S       serial of a new card (3-11 letters/digits; default by family:\n"
+		"                   DECM0190001, DENK0490001, ESP51A0C0DE)\n"
 		"  --blank          start from a factory-fresh card even if FILE exists\n"
+		"  --forge-devaut   a new card whose device certificate signature does not verify\n"
+		"  --print-root     write the simulator's test root CVC (binary) to stdout, exit\n"
 		"  --drop-after N   pull the card when APDU number N arrives (exit 0)\n"
 		"  --sw-at N:SW     answer APDU number N with status word SW (hex), repeatable\n"
 		"  --stats FILE     write apdus=, bytes_in=, bytes_out= after every APDU\n"
@@ -82,6 +94,9 @@ static int parse_args(int argc, char **argv, options *o, hv_err *err)
 		{ "state", required_argument, NULL, 's' },
 		{ "serial", required_argument, NULL, 'S' },
 		{ "blank", no_argument, NULL, 'b' },
+		{ "profile", required_argument, NULL, 'P' },
+		{ "forge-devaut", no_argument, NULL, 'F' },
+		{ "print-root", no_argument, NULL, 'R' },
 		{ "drop-after", required_argument, NULL, 'd' },
 		{ "sw-at", required_argument, NULL, 'w' },
 		{ "stats", required_argument, NULL, 't' },
@@ -91,7 +106,7 @@ static int parse_args(int argc, char **argv, options *o, hv_err *err)
 	};
 	memset(o, 0, sizeof(*o));
 	o->host = "127.0.0.1";
-	o->serial = "DESIM00001";
+	o->profile = sim_profile_get(SIM_PROFILE_SMARTCARD_HSM);
 	int ch;
 	unsigned long v;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -105,6 +120,15 @@ static int parse_args(int argc, char **argv, options *o, hv_err *err)
 		case 's': o->state = optarg; break;
 		case 'S': o->serial = optarg; break;
 		case 'b': o->blank = 1; break;
+		case 'P':
+			o->profile = sim_profile_find(optarg);
+			if (!o->profile)
+				return hv_fail(err, HV_EUSAGE, "--profile '%s' is not a card family: choose %s",
+					       optarg, sim_profile_names());
+			o->profile_given = 1;
+			break;
+		case 'F': o->forge = 1; break;
+		case 'R': o->print_root = 1; break;
 		case 'd':
 			if (parse_ulong(optarg, 1, ~0UL, &o->drop_after))
 				return hv_fail(err, HV_EUSAGE, "--drop-after '%s' is not an APDU number (1, 2, ...)", optarg);
@@ -131,6 +155,8 @@ static int parse_args(int argc, char **argv, options *o, hv_err *err)
 	}
 	if (optind < argc)
 		return hv_fail(err, HV_EUSAGE, "unexpected argument '%s': see hsmvault-sim --help", argv[optind]);
+	if (o->print_root)
+		return 0;
 	if (!o->port || !o->state)
 		return hv_fail(err, HV_EUSAGE, "--port and --state are required: see hsmvault-sim --help");
 	return 0;
@@ -198,9 +224,23 @@ static int injected_sw(const options *o, unsigned long n, uint16_t *sw)
 
 static int load_or_create(const options *o, sim_state *s, hv_err *err)
 {
-	if (!o->blank && access(o->state, F_OK) == 0)
-		return sim_state_load(s, o->state, err);
-	if (sim_state_blank(s, o->serial, err))
+	if (!o->blank && access(o->state, F_OK) == 0) {
+		if (sim_state_load(s, o->state, err))
+			return err->code;
+		const char *why = NULL;
+		if (o->profile_given && s->profile != o->profile)
+			why = "holds a card of another --profile";
+		else if (o->forge && s->devaut != SIM_DEVAUT_FORGED)
+			why = "holds a card whose device chain is not forged (--forge-devaut)";
+		if (why) {
+			hv_fail(err, HV_EUSAGE, "%s %s (%s, serial %s): add --blank for a new card, or leave the option out",
+				o->state, why, s->profile->name, s->serial);
+			sim_state_free(s);
+			return err->code;
+		}
+		return 0;
+	}
+	if (sim_state_blank(s, o->profile, o->serial, o->forge, err))
 		return err->code;
 	if (sim_state_save(s, o->state, err)) {
 		sim_state_free(s);
@@ -229,7 +269,7 @@ static int serve(int fd, const options *o, sim_card *card, stats *st, hv_err *er
 				sim_card_reset(card);
 				break;
 			case VPCD_CTRL_ATR:
-				if (vpcd_send(fd, SIM_ATR, sizeof(SIM_ATR)))
+				if (vpcd_send(fd, card->st->profile->atr, card->st->profile->atr_len))
 					return 0;
 				break;
 			default:
@@ -286,6 +326,17 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (o.print_root) {
+		bytebuf root = { 0 };
+		int bad = sim_root_cert(&root) || root.failed ||
+			  fwrite(root.data, 1, root.len, stdout) != root.len || fflush(stdout) != 0;
+		buf_free(&root);
+		if (bad) {
+			fprintf(stderr, "hsmvault-sim: writing the test root certificate failed\n");
+			return HV_EIO;
+		}
+		return 0;
+	}
 	sim_state state;
 	if (load_or_create(&o, &state, &err)) {
 		fprintf(stderr, "hsmvault-sim: %s\n", err.msg);

@@ -7,13 +7,17 @@
 
 #include <openssl/x509.h>
 
+#include "crypto/prkd.h"
 #include "sim/cvc.h"
+#include "sim/devid.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/hex.h"
 #include "util/secbuf.h"
 
 #define STATE_FILE_MAX (64u << 20)
+/* pico-hsm's label for its device key's description (cmd_initialize.c). */
+#define PICO_DEVICE_KEY_LABEL "ESPICOHSMTR"
 
 void sim_key_clear(sim_key *k)
 {
@@ -83,41 +87,84 @@ void sim_ef_delete(sim_state *s, uint16_t fid)
 	}
 }
 
-static int serial_ok(const char *serial)
+void sim_state_device_chr(const sim_state *s, char chr[17])
 {
-	size_t n = strlen(serial);
-	if (n < 3 || n > 11)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = serial[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-			return 0;
-	}
-	return 1;
+	snprintf(chr, 17, "%s%s", s->serial, s->profile->chr_sequence);
 }
 
-int sim_state_blank(sim_state *s, const char *serial, hv_err *err)
+int sim_state_make_self_signed_identity(sim_state *s)
+{
+	EVP_PKEY *key = sim_devid_new_key(s->profile);
+	if (!key)
+		return -1;
+	char chr[17];
+	sim_state_device_chr(s, chr);
+	bytebuf cert = { 0 }, req = { 0 }, prkd = { 0 };
+	prkd_info info = { .kind = PRKD_EC, .id_len = 20, .key_ref = -1, .key_bits = 256 };
+	snprintf(info.label, sizeof(info.label), "%s", PICO_DEVICE_KEY_LABEL);
+	hv_err err;
+	int rc = -1;
+	if (sim_devid_self_signed(key, chr, &cert) == 0 &&
+	    cvc_key_request(key, CVC_OID_ECDSA_SHA256, sizeof(CVC_OID_ECDSA_SHA256),
+			    (const uint8_t *)chr, strlen(chr), (const uint8_t *)chr, strlen(chr),
+			    key, chr, &req) == 0 &&
+	    prkd_encode(&info, &prkd, &err) == 0 && !cert.failed && !req.failed && !prkd.failed &&
+	    sim_ef_put(s, 0x2F02, cert.data, cert.len) == 0 &&
+	    sim_ef_put(s, 0xCE00, req.data, req.len) == 0 &&
+	    sim_ef_put(s, 0xC400, prkd.data, prkd.len) == 0) {
+		EVP_PKEY_free(s->devkey);
+		s->devkey = key;
+		key = NULL;
+		s->devaut = SIM_DEVAUT_SELF_SIGNED;
+		rc = 0;
+	}
+	EVP_PKEY_free(key);
+	buf_free(&cert);
+	buf_free(&req);
+	buf_free(&prkd);
+	return rc;
+}
+
+int sim_state_blank(sim_state *s, const sim_profile *p, const char *serial, int forge, hv_err *err)
 {
 	memset(s, 0, sizeof(*s));
-	if (!serial_ok(serial))
-		return hv_fail(err, HV_EUSAGE, "serial '%s' is not 3 to 11 letters or digits: choose another --serial", serial);
+	s->profile = p;
+	if (!serial)
+		serial = p->default_serial;
+	if (!sim_profile_serial_ok(p, serial))
+		return hv_fail(err, HV_EUSAGE, "serial '%s' is not 3 to 11 letters or digits, or has another family's form: "
+			       "choose another --serial (%s cards: %s...)", serial, p->name, p->serial_prefix);
 	snprintf(s->serial, sizeof(s->serial), "%s", serial);
-	s->devkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	s->so_left = SIM_SO_TRIES;
+	if (p->devaut == SIM_DEVAUT_SELF_SIGNED_AT_INIT) {
+		if (forge)
+			return hv_fail(err, HV_EUSAGE, "--forge-devaut needs a card with a factory chain: %s cards have none "
+				       "before INITIALIZE", p->name);
+		/* pico-hsm: 2F02 exists but holds nothing until INITIALIZE. */
+		if (sim_ef_put(s, 0x2F02, NULL, 0))
+			return hv_fail(err, HV_ENOMEM, "out of memory creating the card");
+		s->devaut = SIM_DEVAUT_NONE;
+		return 0;
+	}
+	s->devkey = sim_devid_new_key(p);
 	if (!s->devkey)
 		return hv_fail(err, HV_EINTERNAL, "generating the device key failed");
 	char chr[17];
-	snprintf(chr, sizeof(chr), "%s00001", serial);
+	sim_state_device_chr(s, chr);
 	bytebuf certs = { 0 };
-	if (cvc_device_certs(s->devkey, chr, &certs) || certs.failed ||
+	if (sim_devid_factory_chain(p, s->devkey, chr, &certs) || certs.failed ||
+	    (forge && sim_devid_forge(certs.data, certs.len)) ||
 	    sim_ef_put(s, 0x2F02, certs.data, certs.len)) {
 		buf_free(&certs);
 		sim_state_free(s);
 		return hv_fail(err, HV_EINTERNAL, "building the device certificates failed");
 	}
 	buf_free(&certs);
-	s->so_left = SIM_SO_TRIES;
+	s->devaut = forge ? SIM_DEVAUT_FORGED : SIM_DEVAUT_GENUINE;
 	return 0;
 }
+
+static const char *const DEVAUT_WORDS[] = { "none", "factory", "forged", "self-signed", "legacy" };
 
 static void put_str(bytebuf *b, const char *s)
 {
@@ -166,10 +213,13 @@ int sim_state_save(const sim_state *s, const char *path, hv_err *err)
 {
 	bytebuf b = { 0 };
 	int bad = 0;
-	put_str(&b, "hsmvault-sim-state 1\nserial ");
+	put_printf(&b, "hsmvault-sim-state %d\nprofile %s\nserial ", SIM_STATE_VERSION, s->profile->name);
 	put_str(&b, s->serial);
-	put_str(&b, "\ndevkey ");
-	bad |= put_pkey(&b, s->devkey);
+	put_printf(&b, "\ndevaut %s\ndevkey ", DEVAUT_WORDS[s->devaut]);
+	if (s->devkey)
+		bad |= put_pkey(&b, s->devkey);
+	else
+		put_str(&b, "-");
 	put_printf(&b, "\noptions %04X\ninitialized %d\ntransport %d\nuserpin ",
 		   s->options, s->initialized, s->transport);
 	put_hex(&b, s->user_pin, s->user_pin_len);
@@ -293,12 +343,26 @@ static EVP_PKEY *word_pkey(const char *w)
 	return k;
 }
 
-static int parse_line(sim_state *s, char **w, int n, int *ended)
+static int parse_line(sim_state *s, int version, char **w, int n, int *ended)
 {
 	unsigned a, b, c;
 	size_t len;
 	const char *k = w[0];
-	if (strcmp(k, "serial") == 0 && n == 2 && strlen(w[1]) < sizeof(s->serial)) {
+	if (version >= 2 && strcmp(k, "profile") == 0 && n == 2) {
+		s->profile = sim_profile_find(w[1]);
+		if (!s->profile)
+			return -1;
+	} else if (version >= 2 && strcmp(k, "devaut") == 0 && n == 2) {
+		size_t i = 0;
+		while (i < sizeof(DEVAUT_WORDS) / sizeof(DEVAUT_WORDS[0]) && strcmp(w[1], DEVAUT_WORDS[i]) != 0)
+			i++;
+		if (i == sizeof(DEVAUT_WORDS) / sizeof(DEVAUT_WORDS[0]))
+			return -1;
+		s->devaut = (int)i;
+	} else if (version >= 2 && strcmp(k, "devkey") == 0 && n == 2 && strcmp(w[1], "-") == 0) {
+		EVP_PKEY_free(s->devkey);
+		s->devkey = NULL;
+	} else if (strcmp(k, "serial") == 0 && n == 2 && strlen(w[1]) < sizeof(s->serial)) {
 		snprintf(s->serial, sizeof(s->serial), "%s", w[1]);
 	} else if (strcmp(k, "devkey") == 0 && n == 2) {
 		EVP_PKEY_free(s->devkey);
@@ -391,26 +455,33 @@ int sim_state_load(sim_state *s, const char *path, hv_err *err)
 	secure_wipe(data, len);
 	free(data);
 
-	int rc = 0, lineno = 0, ended = 0;
+	int rc = 0, lineno = 0, ended = 0, version = 0;
 	char *save = NULL;
 	for (char *line = strtok_r(text, "\n", &save); line && !ended; line = strtok_r(NULL, "\n", &save)) {
 		lineno++;
 		char *w[MAX_WORDS];
 		int n = split(line, w);
 		if (lineno == 1) {
-			if (n != 2 || strcmp(w[0], "hsmvault-sim-state") != 0 || strcmp(w[1], "1") != 0) {
-				rc = hv_fail(err, HV_EUSAGE, "%s is not a version 1 hsmvault-sim state file: use --blank for a new card", path);
+			if (n != 2 || strcmp(w[0], "hsmvault-sim-state") != 0 ||
+			    (strcmp(w[1], "1") != 0 && strcmp(w[1], "2") != 0)) {
+				rc = hv_fail(err, HV_EUSAGE, "%s is not a version 1 or 2 hsmvault-sim state file: use --blank for a new card", path);
 				break;
+			}
+			version = w[1][0] - '0';
+			if (version == 1) { /* before profiles: a SmartCard-HSM */
+				s->profile = sim_profile_get(SIM_PROFILE_SMARTCARD_HSM);
+				s->devaut = SIM_DEVAUT_LEGACY;
 			}
 			continue;
 		}
-		if (n <= 0 || parse_line(s, w, n, &ended)) {
+		if (n <= 0 || parse_line(s, version, w, n, &ended)) {
 			rc = hv_fail(err, HV_EUSAGE, "%s line %d is malformed: repair or delete the state file", path, lineno);
 			break;
 		}
 	}
-	if (rc == 0 && (!ended || !s->devkey || !sim_ef_find(s, 0x2F02) || s->serial[0] == 0))
-		rc = hv_fail(err, HV_EUSAGE, "%s is incomplete (no end line, device key, 2F02 or serial): use --blank for a new card", path);
+	if (rc == 0 && (!ended || !s->profile || !sim_ef_find(s, 0x2F02) || s->serial[0] == 0 ||
+			(!s->devkey) != (s->devaut == SIM_DEVAUT_NONE)))
+		rc = hv_fail(err, HV_EUSAGE, "%s is incomplete (no end line, profile, device key, 2F02 or serial): use --blank for a new card", path);
 	secure_wipe(text, len);
 	free(text);
 	if (rc)

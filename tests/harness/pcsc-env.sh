@@ -80,6 +80,15 @@ sim_insert() {
 	port=$(reader_port "$idx") || exit 1
 	[ -z "$(sim_pid "$idx")" ] || hv_fail "reader $idx already holds a simulated card"
 	local log="$HV_PCSC_WORK/sim-$idx.log"
+	# A suite run per card family sets HV_SIM_PROFILE; a caller's own
+	# --profile wins.
+	local a with_profile=0
+	for a in "$@"; do
+		case $a in --profile | --profile=*) with_profile=1 ;; esac
+	done
+	if [ -n "${HV_SIM_PROFILE:-}" ] && [ "$with_profile" = 0 ]; then
+		set -- --profile "$HV_SIM_PROFILE" "$@"
+	fi
 	# The sim dies with the shell that started it (pdeathsig) even if
 	# nothing else gets to clean up; the pid file is for the normal path.
 	setpriv --pdeathsig KILL "$HSMVAULT_SIM" --port "$port" --state "$state" "$@" \

@@ -45,7 +45,7 @@ static int setup(void **state)
 	fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	hv_err err;
-	assert_int_equal(sim_state_blank(&f->st, "UTSIM01", &err), 0);
+	assert_int_equal(sim_state_blank(&f->st, sim_profile_get(SIM_PROFILE_SMARTCARD_HSM), "UTSIM01", 0, &err), 0);
 	sim_card_init(&f->card, &f->st);
 	snprintf(f->path, sizeof(f->path), "/tmp/hv-sim-test-XXXXXX");
 	int fd = mkstemp(f->path);
@@ -96,13 +96,13 @@ static void test_blank_card(void **state)
 	assert_int_equal(xfer(&f->card, "00200086", NULL), 0x6A88);
 	assert_int_equal(xfer(&f->card, "8052000000", NULL), 0x6D00);
 	assert_int_equal(xfer(&f->card, "80AA000000", NULL), 0x6D00);
-	/* 2F02: device CVC with CHR serial + 00001, then the DICA. */
+	/* 2F02: device CVC with CHR serial + 00000, then the DICA. */
 	assert_int_equal(xfer(&f->card, "00A40000022F0200", &d), 0x9000);
 	assert_int_equal(d.data[0], 0x62);
 	assert_int_equal(xfer(&f->card, "00B10000000004540200000000", &d), 0x6282);
 	char chr[17];
 	assert_int_equal(cvc_first_chr(d.data, d.len, chr), 0);
-	assert_string_equal(chr, "UTSIM0100001");
+	assert_string_equal(chr, "UTSIM0100000");
 	tlv c1, c2;
 	size_t off = 0;
 	assert_int_equal(tlv_next(d.data, d.len, &off, &c1), 0);
@@ -271,10 +271,10 @@ static void assert_cvc_sig_ok(EVP_PKEY *key, const uint8_t *data, size_t len, co
 	ECDSA_SIG_free(es);
 }
 
-static EVP_PKEY *p256_public(const uint8_t *q, size_t len)
+static EVP_PKEY *ec_public(const char *curve, const uint8_t *q, size_t len)
 {
 	OSSL_PARAM p[3] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)curve, 0),
 		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)q, len),
 		OSSL_PARAM_construct_end(),
 	};
@@ -302,8 +302,8 @@ static EVP_PKEY *generate_p256(fixture *f, bytebuf *req)
 	assert_int_equal(c.tag, 0x7F21);
 	assert_int_equal(tlv_next(a.val, a.len, &off, &car), 0);
 	assert_int_equal(car.tag, 0x42);
-	assert_int_equal(car.len, strlen("UTSIM0100001"));
-	assert_memory_equal(car.val, "UTSIM0100001", car.len);
+	assert_int_equal(car.len, strlen("UTSIM0100000"));
+	assert_memory_equal(car.val, "UTSIM0100000", car.len);
 	assert_int_equal(tlv_next(a.val, a.len, &off, &osig), 0);
 	assert_int_equal(osig.tag, 0x5F37);
 	assert_int_equal(osig.len, 64);
@@ -315,7 +315,7 @@ static EVP_PKEY *generate_p256(fixture *f, bytebuf *req)
 	assert_int_equal(tlv_find(body.val, body.len, 0x7F49, &pk), 0);
 	assert_int_equal(tlv_find(pk.val, pk.len, 0x86, &q), 0);
 	assert_int_equal(q.len, 65);
-	EVP_PKEY *pub = p256_public(q.val, q.len);
+	EVP_PKEY *pub = ec_public("prime256v1", q.val, q.len);
 	/* Proof of possession over the body. */
 	assert_cvc_sig_ok(pub, body.raw, body.raw_len, sig.val, sig.len);
 	/* Outer signature by the device key (public key in 2F02). */
@@ -328,7 +328,8 @@ static EVP_PKEY *generate_p256(fixture *f, bytebuf *req)
 		assert_int_equal(tlv_find(dc.val, dc.len, 0x7F4E, &db), 0);
 		assert_int_equal(tlv_find(db.val, db.len, 0x7F49, &dpk), 0);
 		assert_int_equal(tlv_find(dpk.val, dpk.len, 0x86, &dq), 0);
-		dev = p256_public(dq.val, dq.len);
+		/* The device key is on the test root's curve. */
+		dev = ec_public("brainpoolP256r1", dq.val, dq.len);
 	}
 	size_t tbs_len = (size_t)(car.raw + car.raw_len - c.raw);
 	assert_cvc_sig_ok(dev, c.raw, tbs_len, osig.val, osig.len);

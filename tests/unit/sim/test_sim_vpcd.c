@@ -225,7 +225,7 @@ static void test_atr_apdu_stats_sigterm(void **state)
 	/* The state file holds the initialized card. */
 	st = slurp(e->state);
 	assert_non_null(st);
-	assert_true(strncmp(st, "hsmvault-sim-state 1\nserial VPCDT01\n", 36) == 0);
+	assert_true(strncmp(st, "hsmvault-sim-state 2\nprofile smartcard-hsm\nserial VPCDT01\n", 58) == 0);
 	assert_non_null(strstr(st, "\ninitialized 1\n"));
 	assert_non_null(strstr(st, "\ndkek 2 2 "));
 	close(e->fd);
