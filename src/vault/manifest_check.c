@@ -29,6 +29,13 @@ int manifest_is_kcv(const char *s)
 	return s && strlen(s) == 16 && all_hex(s, 16, 1);
 }
 
+int manifest_is_devcert(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n >= 8 && n <= MANIFEST_DEVCERT_MAX_HEX && n % 2 == 0 &&
+	       !strncmp(s, "7f21", 4) && all_hex(s, n, 0);
+}
+
 int manifest_is_key_id(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -217,6 +224,14 @@ static int check_card(const manifest *m, size_t i, const char *name, hv_err *err
 	if (c->last_verified && !manifest_is_time(c->last_verified))
 		return BAD("%s: cards[%zu].last_verified must be a UTC time like "
 			   "2026-11-28T04:07:09Z or null", name, i);
+	if (c->devcert && !manifest_is_devcert(c->devcert))
+		return BAD("%s: cards[%zu].devcert must be a CV certificate (7f21...) in "
+			   "lowercase hex, at most %d digits, or null", name, i,
+			   MANIFEST_DEVCERT_MAX_HEX);
+	if (c->attestation && strcmp(c->attestation, "genuine") != 0 &&
+	    strcmp(c->attestation, "not-attested") != 0)
+		return BAD("%s: cards[%zu].attestation must be \"genuine\", \"not-attested\" "
+			   "or null", name, i);
 	return HV_OK;
 }
 

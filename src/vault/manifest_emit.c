@@ -156,6 +156,12 @@ static void body(struct emit *x, const manifest *m)
 		str(x, "kcv", c->kcv);
 		strlist(x, "keys", &c->keys);
 		str(x, "last_verified", c->last_verified);
+		/* Only when known, so that a version written before device
+		 * chains were checked still reads back to the same bytes. */
+		if (c->devcert)
+			str(x, "devcert", c->devcert);
+		if (c->attestation)
+			str(x, "attestation", c->attestation);
 		map_end(x);
 	}
 	seq_end(x);
