@@ -23,23 +23,30 @@ static void usage(FILE *f)
 		"usage: hsmvault stick list [--json]\n"
 		"       hsmvault stick prepare DEVICE|IMAGE [--size 4G] [--label L] [--sector-size 512|4096|auto]\n"
 		"                [--passphrase-fd N] [--batch --confirm-device DEVICE] [--wipe]\n"
-		"                [--backend userspace|kernel]\n"
+		"                [--backend userspace|kernel] [--pbkdf-memory KIB] [--iter-time MS]\n"
+		"                [--pbkdf-force-iterations N]\n"
 		"       hsmvault stick status DEVICE|IMAGE [--json] [--passphrase-fd N]\n"
 		"       hsmvault stick open DEVICE|IMAGE [--backend userspace|kernel] [--passphrase-fd N]\n"
 		"       hsmvault stick close MOUNTPOINT|MAPPING\n"
 		"       hsmvault stick passphrase add DEVICE|IMAGE [--passphrase-fd N] [--new-passphrase-fd M]\n"
 		"       hsmvault stick passphrase remove DEVICE|IMAGE [--passphrase-fd N]\n"
 		"       hsmvault stick header-backup DEVICE|IMAGE FILE\n"
+		"       hsmvault stick repair DEVICE|IMAGE\n"
 		"\n"
-		"prepare erases the device: it refuses one that is mounted or in use, and one that holds\n"
-		"a partition table or filesystem, or is not removable, needs the device path typed again\n"
-		"(in batch mode: --confirm-device with the same device). Passphrases are asked twice on\n"
+		"prepare erases the device: it refuses one that is mounted or in use, and one that is not\n"
+		"empty (a partition table, a filesystem, a LUKS header, or any data: only a missing image\n"
+		"or one of zeros is empty), or is not removable, needs the device path typed again (in\n"
+		"batch mode: --confirm-device with the same device). argon2id is benchmarked once for\n"
+		"--iter-time (default 2000 ms) within --pbkdf-memory (default 1048576 KiB); the values\n"
+		"are shown. status, header-backup, log, show and record export only read: a damaged\n"
+		"header copy is reported, and rewritten only by 'stick repair'. Passphrases are asked twice on\n"
 		"the terminal, or read one per line from --passphrase-fd. --insecure-fast-kdf-for-tests\n"
 		"makes keyslots that are cheap to attack: for tests only.\n");
 }
 
 struct opts {
 	int json, batch, wipe, fast_kdf, help;
+	uint32_t pbkdf_memory_kb, iter_time_ms, pbkdf_iterations;
 	int pass_fd, new_pass_fd;
 	uint64_t size;
 	const char *label, *confirm, *backend;
@@ -80,10 +87,20 @@ static int parse_fd(const char *s, int *fd)
 	return 0;
 }
 
+static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || *end || *s == '-' || v < lo || v > hi)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct opts *o, hv_err *err)
 {
 	enum { O_SIZE = 256, O_LABEL, O_SECTOR, O_PFD, O_NPFD, O_BATCH, O_CONFIRM, O_BACKEND,
-	       O_WIPE, O_FAST, O_JSON };
+	       O_WIPE, O_FAST, O_JSON, O_PMEM, O_ITIME, O_PITER };
 	static const struct option lo[] = {
 		{ "size", required_argument, 0, O_SIZE },
 		{ "label", required_argument, 0, O_LABEL },
@@ -96,6 +113,9 @@ static int parse(int argc, char **argv, struct opts *o, hv_err *err)
 		{ "wipe", no_argument, 0, O_WIPE },
 		{ "insecure-fast-kdf-for-tests", no_argument, 0, O_FAST },
 		{ "json", no_argument, 0, O_JSON },
+		{ "pbkdf-memory", required_argument, 0, O_PMEM },
+		{ "iter-time", required_argument, 0, O_ITIME },
+		{ "pbkdf-force-iterations", required_argument, 0, O_PITER },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -139,6 +159,23 @@ static int parse(int argc, char **argv, struct opts *o, hv_err *err)
 		case O_WIPE: o->wipe = 1; break;
 		case O_FAST: o->fast_kdf = 1; break;
 		case O_JSON: o->json = 1; break;
+		/* bounds: what libcryptsetup accepts for argon2id (memory up to
+		 * 4 GiB, at least 4 iterations) */
+		case O_PMEM:
+			if (parse_u32(optarg, 32, 4194304, &o->pbkdf_memory_kb))
+				return hv_fail(err, HV_EUSAGE, "--pbkdf-memory %s: give KiB between 32 "
+					       "and 4194304", optarg);
+			break;
+		case O_ITIME:
+			if (parse_u32(optarg, 1, 3600000, &o->iter_time_ms))
+				return hv_fail(err, HV_EUSAGE, "--iter-time %s: give milliseconds (e.g. "
+					       "2000)", optarg);
+			break;
+		case O_PITER:
+			if (parse_u32(optarg, 4, UINT32_MAX, &o->pbkdf_iterations))
+				return hv_fail(err, HV_EUSAGE, "--pbkdf-force-iterations %s: give a number "
+					       "of at least 4", optarg);
+			break;
 		case 'h': o->help = 1; break;
 		default:
 			return hv_fail(err, HV_EUSAGE, "unknown or incomplete option '%s': see "
@@ -270,7 +307,15 @@ static int run_prepare(const struct opts *o, hv_err *err)
 		.size = o->size, .label = o->label, .sector_size = o->sector_size,
 		.insecure_fast_kdf = o->fast_kdf, .wipe = o->wipe, .batch = o->batch,
 		.confirm_device = o->confirm, .skip_filesystem = kernel,
+		.pbkdf_memory_kb = o->pbkdf_memory_kb, .iter_time_ms = o->iter_time_ms,
+		.pbkdf_iterations = o->pbkdf_iterations,
 	};
+	luks_keyslot kdf;
+	memset(&kdf, 0, sizeof(kdf));
+	po.kdf_out = &kdf;
+	if (o->fast_kdf && (o->pbkdf_memory_kb || o->iter_time_ms || o->pbkdf_iterations))
+		return hv_fail(err, HV_EUSAGE, "--insecure-fast-kdf-for-tests fixes the KDF: drop "
+			       "--pbkdf-memory, --iter-time and --pbkdf-force-iterations");
 	if (o->fast_kdf)
 		fprintf(stderr, "WARNING: --insecure-fast-kdf-for-tests: this stick's passphrase is "
 				"cheap to brute-force; never use it for real backups\n");
@@ -301,6 +346,10 @@ static int run_prepare(const struct opts *o, hv_err *err)
 	       "ext4 vault written (%s backend) in %.1f s\n", path, info.cipher, info.mode,
 	       info.key_bits, info.sector_size, info.label, info.uuid, o->backend,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	printf("keyslot %d: %s, %u iterations, %u KiB, %u threads (%s)\n", kdf.slot, kdf.pbkdf,
+	       kdf.iterations, kdf.memory_kb, kdf.threads,
+	       o->fast_kdf ? "INSECURE test settings"
+	       : o->pbkdf_iterations ? "iterations forced" : "benchmarked once on this machine");
 	return HV_OK;
 }
 
@@ -357,6 +406,7 @@ static void print_status(const char *path, const luks_info *i, const struct vaul
 		json_int(&j, "sector_size", i->sector_size);
 		json_int(&j, "data_offset", (long long)i->data_offset);
 		json_int(&j, "data_size", (long long)i->data_size);
+		json_str(&j, "header_damage", i->damage[0] ? i->damage : NULL);
 		json_arr_begin(&j, "keyslots");
 		for (int k = 0; k < i->nkeyslots; k++) {
 			json_obj_begin(&j, NULL);
@@ -434,6 +484,7 @@ static int run_status(const struct opts *o, int open_cmd, hv_err *err)
 	luks_info info;
 	if ((rc = stick_status(path, &info, err)))
 		return rc;
+	stick_warn_damage(path, &info);
 	struct vault_summary s = { 0 };
 	if (open_cmd || o->pass_fd >= 0) {
 		secbuf *pass = NULL;
@@ -489,6 +540,23 @@ static int run_passphrase(const struct opts *o, hv_err *err)
 	return rc;
 }
 
+/* ---- repair: the only command that rewrites a header copy ---- */
+
+static int run_repair(const struct opts *o, hv_err *err)
+{
+	int rc = need_pos(o, 1, "one DEVICE or IMAGE to repair", err);
+	if (rc)
+		return rc;
+	char what[200];
+	if ((rc = luks_repair(o->pos[0], what, sizeof(what), err)))
+		return rc;
+	if (!what[0])
+		printf("%s: both LUKS2 header copies are intact; nothing to repair\n", o->pos[0]);
+	else
+		printf("%s: repaired: %s\n", o->pos[0], what);
+	return HV_OK;
+}
+
 int cmd_stick(int argc, char **argv, hv_err *err)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -525,10 +593,16 @@ int cmd_stick(int argc, char **argv, hv_err *err)
 	if (!strcmp(sub, "header-backup")) {
 		if ((rc = need_pos(&o, 2, "DEVICE|IMAGE and a new FILE", err)))
 			return rc;
+		luks_info info;
+		if ((rc = stick_status(o.pos[0], &info, err)))
+			return rc;
+		stick_warn_damage(o.pos[0], &info);
 		if ((rc = luks_header_backup(o.pos[0], o.pos[1], err)))
 			return rc;
 		printf("LUKS2 header of %s saved to %s\n", o.pos[0], o.pos[1]);
 		return HV_OK;
 	}
+	if (!strcmp(sub, "repair"))
+		return run_repair(&o, err);
 	return hv_fail(err, HV_EUSAGE, "unknown 'stick %s': see 'hsmvault stick --help'", sub);
 }

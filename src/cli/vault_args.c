@@ -50,6 +50,8 @@ int vault_args_open(const struct vault_args *a, vfs **v, hv_err *err)
 {
 	if (a->passphrase_fd >= 0)
 		stick_set_passphrase_fd(a->passphrase_fd);
+	/* log, show and record export only read: a stick is opened read-only */
+	stick_set_read_only(1);
 	int rc = vault_open_existing(a->spec, v, err);
 	if (rc != HV_OK && a->json) {
 		json_out j;

@@ -27,7 +27,8 @@ typedef int (*vault_args_own_fn)(int opt, const char *arg, void *ctx, hv_err *er
 int vault_args_parse(int argc, char **argv, const char *cmd, const struct option *opts,
 		     vault_args_own_fn own, void *ctx, struct vault_args *a, hv_err *err);
 
-/* vault_open_existing; with --json a failure is also written to stdout as
+/* vault_open_existing, a stick opened read-only (these commands only
+ * read: a write-protected stick or a read-only image works); with --json a failure is also written to stdout as
  * a document of its own. */
 int vault_args_open(const struct vault_args *a, vfs **v, hv_err *err);
 

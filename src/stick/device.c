@@ -14,6 +14,8 @@
 
 #include <blkid.h>
 
+#include "stick/luks_hdr.h"
+
 /* snprintf without truncation warnings: sysfs names are short, and a
  * truncated path only makes an attribute read as absent. */
 static int fmt(char *out, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
@@ -108,6 +110,72 @@ static void probe_signatures(stick_device *d)
 			fmt(d->pttype, sizeof(d->pttype), "%s", v);
 	}
 	blkid_free_probe(pr);
+}
+
+static int range_nonzero(int fd, uint64_t off, size_t len, uint64_t size, unsigned char *buf)
+{
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, buf, len - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i])
+				return 1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int device_holds_data(const char *path, uint64_t size, hv_err *err)
+{
+	if (size == 0)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return hv_fail(err, HV_EIO, "cannot read %s to see whether it is empty: %s", path,
+			       strerror(errno)), -1;
+	static unsigned char buf[1 << 20];
+	const uint64_t mib = 1 << 20, blk = 4096;
+	int r = range_nonzero(fd, 0, mib, size, buf);
+	for (uint64_t at = 16 * 1024; r == 0 && at <= 4 * mib; at *= 2)
+		r = range_nonzero(fd, at, blk, size, buf);
+	if (r == 0 && size > mib)
+		r = range_nonzero(fd, size - mib, mib, size, buf);
+	for (int i = 1; r == 0 && i <= 256; i++)
+		r = range_nonzero(fd, (size / 257 * (uint64_t)i) & ~(blk - 1), blk, size, buf);
+	close(fd);
+	if (r < 0)
+		return hv_fail(err, HV_EIO, "cannot read %s to see whether it is empty: %s", path,
+			       strerror(errno)), -1;
+	return r;
+}
+
+/* Signatures, a LUKS2 header blkid missed, and any data at all. Failures
+ * to read count as data: when in doubt, ask. */
+static void probe_contents(stick_device *d)
+{
+	probe_signatures(d);
+	hv_err e;
+	hv_err_clear(&e);
+	int r = device_holds_data(d->path, d->size, &e);
+	d->holds_data = r != 0;
+	luks_hdr_state h;
+	if (strcmp(d->type, "crypto_LUKS") && luks_hdr_inspect(d->path, &h, &e) == HV_OK) {
+		if (h.version == 2 && luks_hdr_needs_repair(&h))
+			fmt(d->luks_note, sizeof(d->luks_note), "a LUKS2 header with a damaged copy "
+			    "(a vault a header backup or 'hsmvault stick repair' could still open)");
+		else if (h.version == 2)
+			fmt(d->luks_note, sizeof(d->luks_note), "a LUKS2 header");
+	}
 }
 
 /* Mounts and swaps that use one of devs (the disk and its partitions). */
@@ -237,7 +305,7 @@ static int inspect_block(const char *path, const struct stat *st, stick_device *
 		append(d->held_by, sizeof(d->held_by), ", ", "in use (exclusive open refused)");
 	}
 	if (d->size)
-		probe_signatures(d);
+		probe_contents(d);
 	return HV_OK;
 }
 
@@ -290,7 +358,7 @@ int device_inspect(const char *path, stick_device *d, hv_err *err)
 	fmt(d->model, sizeof(d->model), "image file");
 	check_loop_attachment(d);
 	if (d->size)
-		probe_signatures(d);
+		probe_contents(d);
 	return HV_OK;
 }
 
@@ -375,6 +443,13 @@ int device_check_erasable(const stick_device *d, char *reasons, size_t cap, hv_e
 			 d->label[0] ? ", label " : "", d->label);
 		append(reasons, cap, "; ", w);
 	}
+	if (d->luks_note[0]) {
+		fmt(w, sizeof(w), "it holds %s", d->luks_note);
+		append(reasons, cap, "; ", w);
+	}
+	if (d->holds_data && !d->type[0] && !d->pttype[0] && !d->luks_note[0])
+		append(reasons, cap, "; ", "it holds data no tool recognizes (not all zeros: "
+		       "random bytes may be an old encrypted stick)");
 	if (!d->removable)
 		append(reasons, cap, "; ", "the kernel does not report it as removable");
 	return HV_OK;
@@ -411,7 +486,9 @@ void device_describe(const stick_device *d, char *out, size_t cap)
 		 size, (unsigned long long)d->size, d->serial[0] ? d->serial : "(unknown)",
 		 d->is_image ? "image file" : d->removable ? "yes" : "no",
 		 d->pttype[0] ? "partition table " : "", d->pttype, d->pttype[0] && d->type[0] ? ", " : "",
-		 d->type[0] ? d->type : "", !d->pttype[0] && !d->type[0] ? "no known signature" : "",
+		 d->type[0] ? d->type : "",
+		 d->pttype[0] || d->type[0] ? "" : d->luks_note[0] ? d->luks_note
+		 : d->holds_data ? "unrecognized data (not all zeros)" : "empty (all zeros)",
 		 d->npartitions ? d->partitions : "none");
 }
 

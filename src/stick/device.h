@@ -30,7 +30,16 @@ typedef struct stick_device {
 	char mounted_what[512];/* "/dev/sdb1 on /media/x" */
 	int held;
 	char held_by[256];     /* holders, swap, loop attachment or O_EXCL busy */
+	int holds_data;        /* the sample (device_holds_data) found a non-zero byte */
+	char luks_note[160];   /* a LUKS header blkid did not name (damaged magic) */
 } stick_device;
+
+/* Whether a device or file of size bytes holds anything but zeros, judged
+ * in bounded time (a 4 GB stick is not read whole): the first and the last
+ * MiB, 4 KiB at every place a LUKS2 secondary header can start (16 KiB to
+ * 4 MiB), and 256 blocks of 4 KiB spread evenly over the rest. About 3 MiB
+ * read whatever the size. 1: data found, 0: every sampled byte is zero. */
+int device_holds_data(const char *path, uint64_t size, hv_err *err);
 
 /* Describes path (block device, or image file that may be missing). */
 int device_inspect(const char *path, stick_device *d, hv_err *err);
@@ -42,7 +51,9 @@ int device_list(stick_device **out, size_t *count, hv_err *err);
 /* HV_ESAFETY when the device is mounted, held or busy (nothing may be done
  * to it); otherwise HV_OK, and *reasons (may be "") lists why erasing it
  * needs a typed confirmation: a partition table, a signature, partitions,
- * not removable. */
+ * any data at all (not all zeros by the sample of device_holds_data: random
+ * bytes may be an old encrypted stick), a LUKS2 header with a damaged copy,
+ * not removable. A missing image file and an all-zero one are empty. */
 int device_check_erasable(const stick_device *d, char *reasons, size_t cap, hv_err *err);
 
 /* One line per fact for an operator deciding whether to erase it. */

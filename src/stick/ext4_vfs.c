@@ -696,6 +696,17 @@ int ext4_vfs_open(xts_volume *vol, int fd, const char *where, int writable, vfs 
 		e_close(&e->v);
 		return rc;
 	}
+	/* A stick image copied short: libext2fs would fail later with a
+	 * bitmap or inode error that says nothing about the cause. */
+	uint64_t fs_bytes = ext2fs_blocks_count(e->fs->super) * (uint64_t)EXT2_BLOCK_SIZE(e->fs->super);
+	if (fs_bytes > xts_volume_size(vol)) {
+		uint64_t have = xts_volume_size(vol);
+		e_close(&e->v);
+		return hv_fail(err, HV_EINTEGRITY,
+			       "%s is shorter than its file system says (%llu of %llu bytes of the "
+			       "encrypted volume): it was cut off; copy the whole stick again", where,
+			       (unsigned long long)have, (unsigned long long)fs_bytes);
+	}
 	if (ext2fs_has_feature_journal_needs_recovery(e->fs->super)) {
 		e_close(&e->v);
 		return hv_fail(err, HV_EINTEGRITY,

@@ -6,27 +6,55 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <libcryptsetup.h>
 
-/* libcryptsetup reports details through its log; keep the last error so
- * that our one-line message can carry it. */
+#include "stick/luks_hdr.h"
+
+/* libcryptsetup reports details through its log; hsmvault never lets it
+ * print: the last error is kept so that our one-line message can carry it
+ * (with the stick's own path in place of a header copy's). */
 struct luks_log {
 	char last[256];
+	char copy_path[64];   /* the header copy libcryptsetup reads, if any */
+	const char *path;     /* what the user named */
 };
+
+static struct luks_log global_log; /* before a crypt_device exists */
+
+static void keep_message(struct luks_log *l, const char *msg)
+{
+	char tmp[256];
+	const char *at = l->copy_path[0] ? strstr(msg, l->copy_path) : NULL;
+	if (at && l->path)
+		snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(at - msg), msg, l->path,
+			 at + strlen(l->copy_path));
+	else
+		snprintf(tmp, sizeof(tmp), "%s", msg);
+	snprintf(l->last, sizeof(l->last), "%s", tmp);
+	size_t n = strlen(l->last);
+	while (n && (l->last[n - 1] == '\n' || l->last[n - 1] == '.'))
+		l->last[--n] = '\0';
+}
 
 static void log_cb(int level, const char *msg, void *usrptr)
 {
 	struct luks_log *l = usrptr;
 	if (level != CRYPT_LOG_ERROR || !l || !msg)
 		return;
-	snprintf(l->last, sizeof(l->last), "%s", msg);
-	size_t n = strlen(l->last);
-	while (n && (l->last[n - 1] == '\n' || l->last[n - 1] == '.'))
-		l->last[--n] = '\0';
+	keep_message(l, msg);
+}
+
+/* Routes libcryptsetup's default log (used before a device is set up)
+ * into hsmvault's messages; called before every crypt_init. */
+static void quiet_default_log(void)
+{
+	memset(&global_log, 0, sizeof(global_log));
+	crypt_set_log_callback(NULL, log_cb, &global_log);
 }
 
 static const char *why(struct luks_log *l, int r)
@@ -34,23 +62,150 @@ static const char *why(struct luks_log *l, int r)
 	return l->last[0] ? l->last : strerror(-r);
 }
 
-static int open_cd(const char *path, struct crypt_device **cd, struct luks_log *l,
-		   int load, hv_err *err)
+/* How a command uses the header. */
+enum luks_use {
+	USE_FORMAT,       /* a new header: no load */
+	USE_READ,         /* read only: libcryptsetup sees a copy in memory */
+	USE_HEADER_WRITE, /* passphrase changes: both copies must be intact */
+	USE_REPAIR,       /* stick repair: the only use that may rewrite a copy */
+};
+
+/* The words for a device whose header cannot be read, by class. */
+static int header_problem(const char *path, const luks_hdr_state *s, hv_err *err)
 {
-	memset(l, 0, sizeof(*l));
-	int r = crypt_init(cd, path);
-	if (r < 0)
-		return hv_fail(err, HV_EIO, "cannot open %s for LUKS: %s", path, strerror(-r));
-	crypt_set_log_callback(*cd, log_cb, l);
-	if (load) {
-		r = crypt_load(*cd, CRYPT_LUKS2, NULL);
-		if (r < 0) {
-			crypt_free(*cd);
-			*cd = NULL;
-			return hv_fail(err, HV_EUSAGE,
-				       "%s holds no LUKS2 header (%s): prepare it with 'hsmvault stick prepare'",
-				       path, why(l, r));
+	if (s->version == 1)
+		return hv_fail(err, HV_EUSAGE,
+			       "%s is a LUKS1 volume: hsmvault reads LUKS2 (convert it with 'cryptsetup "
+			       "convert --type luks2' after a header backup, or open it with cryptsetup)",
+			       path);
+	if (s->version == 0) {
+		if (s->device_size == 0)
+			return hv_fail(err, HV_EUSAGE, "%s is empty: it holds no vault (make one with "
+				       "'hsmvault stick prepare')", path);
+		if (!s->nonzero_magic_area)
+			return hv_fail(err, HV_EUSAGE, "%s holds no LUKS2 header (its start is all "
+				       "zeros): not a vault stick yet ('hsmvault stick prepare' makes one)",
+				       path);
+		return hv_fail(err, HV_EUSAGE,
+			       "%s holds no LUKS2 header but holds data: it is not a vault stick, or "
+			       "both header copies were overwritten (then only a header backup can "
+			       "help: 'cryptsetup luksHeaderRestore'); nothing was changed", path);
+	}
+	if (s->primary != LUKS_COPY_OK && s->secondary != LUKS_COPY_OK)
+		return hv_fail(err, HV_EINTEGRITY,
+			       "both LUKS2 header copies of %s are damaged: restore a header backup "
+			       "('cryptsetup luksHeaderRestore %s --header-backup-file FILE'); do not "
+			       "prepare it again, that erases the vault", path, path);
+	uint64_t need = s->metadata_size > s->data_offset ? s->metadata_size : s->data_offset;
+	if (need > s->device_size)
+		return hv_fail(err, HV_EINTEGRITY,
+			       "%s is shorter than its LUKS2 header says (%llu of %llu bytes): it was "
+			       "cut off; copy the whole stick again", path,
+			       (unsigned long long)s->device_size, (unsigned long long)need);
+	return HV_OK;
+}
+
+/* A private, writable copy of the header area in memory (memfd): what
+ * libcryptsetup may "repair" on load is the copy, never the stick. */
+static int header_copy(const char *path, const luks_hdr_state *s, int *mfd, char *name,
+		       size_t cap, hv_err *err)
+{
+	uint64_t n = luks_hdr_copy_size(s);
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return hv_fail(err, HV_EIO, "cannot open %s: %s", path, strerror(errno));
+	int out = memfd_create("hsmvault-luks-header", MFD_CLOEXEC);
+	if (out < 0) {
+		close(in);
+		return hv_fail(err, HV_EIO, "cannot make a memory copy of the header of %s: %s", path,
+			       strerror(errno));
+	}
+	static unsigned char buf[1 << 20];
+	uint64_t done = 0;
+	while (done < n) {
+		size_t want = n - done < sizeof(buf) ? (size_t)(n - done) : sizeof(buf);
+		ssize_t r = pread(in, buf, want, (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || write(out, buf, (size_t)r) != r) {
+			int e = r < 0 ? errno : EIO;
+			close(in);
+			close(out);
+			return hv_fail(err, HV_EIO, "cannot read the header area of %s: %s", path,
+				       strerror(e));
 		}
+		done += (uint64_t)r;
+	}
+	close(in);
+	*mfd = out;
+	snprintf(name, cap, "/proc/self/fd/%d", out);
+	return HV_OK;
+}
+
+struct luks_handle {
+	struct crypt_device *cd;
+	struct luks_log log;
+	luks_hdr_state hdr;
+	int mfd;
+};
+
+static void close_cd(struct luks_handle *h)
+{
+	if (h->cd)
+		crypt_free(h->cd);
+	h->cd = NULL;
+	if (h->mfd >= 0)
+		close(h->mfd);
+	h->mfd = -1;
+}
+
+static int open_cd(const char *path, struct luks_handle *h, enum luks_use use, hv_err *err)
+{
+	memset(h, 0, sizeof(*h));
+	h->mfd = -1;
+	h->log.path = path;
+	quiet_default_log();
+	int rc;
+	if (use != USE_FORMAT) {
+		if ((rc = luks_hdr_inspect(path, &h->hdr, err)))
+			return rc;
+		if ((rc = header_problem(path, &h->hdr, err)))
+			return rc;
+		if (use == USE_HEADER_WRITE && luks_hdr_needs_repair(&h->hdr)) {
+			char d[200];
+			luks_hdr_describe_damage(&h->hdr, d, sizeof(d));
+			return hv_fail(err, HV_EINTEGRITY,
+				       "%s: %s; make a header backup ('hsmvault stick header-backup "
+				       "%s FILE'), then repair it ('hsmvault stick repair %s') before "
+				       "changing passphrases", path, d, path, path);
+		}
+	}
+	const char *open_path = path;
+	if (use == USE_READ) {
+		if ((rc = header_copy(path, &h->hdr, &h->mfd, h->log.copy_path,
+				      sizeof(h->log.copy_path), err)))
+			return rc;
+		open_path = h->log.copy_path;
+	}
+	global_log.path = path;
+	snprintf(global_log.copy_path, sizeof(global_log.copy_path), "%s", h->log.copy_path);
+	int r = crypt_init(&h->cd, open_path);
+	if (r < 0) {
+		h->cd = NULL;
+		rc = hv_fail(err, HV_EIO, "cannot open %s for LUKS: %s", path, why(&global_log, r));
+		close_cd(h);
+		return rc;
+	}
+	crypt_set_log_callback(h->cd, log_cb, &h->log);
+	if (use == USE_FORMAT)
+		return HV_OK;
+	r = use == USE_REPAIR ? crypt_repair(h->cd, CRYPT_LUKS2, NULL)
+			      : crypt_load(h->cd, CRYPT_LUKS2, NULL);
+	if (r < 0) {
+		rc = hv_fail(err, HV_EINTEGRITY, "cannot read the LUKS2 header of %s: %s", path,
+			     why(&h->log, r));
+		close_cd(h);
+		return rc;
 	}
 	return HV_OK;
 }
@@ -120,16 +275,18 @@ static int fill_info(struct crypt_device *cd, const char *path, luks_info *info,
 
 int luks_is_luks(const char *path, hv_err *err)
 {
-	struct crypt_device *cd;
-	struct luks_log l;
-	if (open_cd(path, &cd, &l, 0, err))
+	luks_hdr_state s;
+	if (luks_hdr_inspect(path, &s, err))
 		return -1;
-	int r = crypt_load(cd, NULL, NULL);
-	crypt_free(cd);
-	return r == 0;
+	return s.version != 0;
 }
 
-static int set_pbkdf(struct crypt_device *cd, int fast, struct luks_log *l, hv_err *err)
+/* The argon2id settings for a new keyslot. Fast: the cheapest values
+ * libcryptsetup accepts, tests only. Otherwise benchmarked here, once, for
+ * the requested time and memory, then fixed, so that libcryptsetup does
+ * not benchmark again when it adds the keyslot. */
+static int set_pbkdf(struct crypt_device *cd, const luks_format_opts *o,
+		     struct luks_log *l, luks_keyslot *chosen, hv_err *err)
 {
 	struct crypt_pbkdf_type p;
 	const struct crypt_pbkdf_type *def = crypt_get_pbkdf_default(CRYPT_LUKS2);
@@ -140,23 +297,49 @@ static int set_pbkdf(struct crypt_device *cd, int fast, struct luks_log *l, hv_e
 	p.type = CRYPT_KDF_ARGON2ID;
 	if (!p.hash)
 		p.hash = "sha256";
-	if (fast) {
-		/* The cheapest values libcryptsetup accepts; no benchmark. */
+	if (o && o->insecure_fast_kdf) {
 		p.iterations = 4;
 		p.max_memory_kb = 32;
 		p.parallel_threads = 1;
 		p.time_ms = 0;
 		p.flags = CRYPT_PBKDF_NO_BENCHMARK;
+	} else {
+		if (o && o->pbkdf_memory_kb)
+			p.max_memory_kb = o->pbkdf_memory_kb;
+		if (o && o->iter_time_ms)
+			p.time_ms = o->iter_time_ms;
+		if (o && o->pbkdf_iterations) {
+			p.iterations = o->pbkdf_iterations;
+			p.flags = CRYPT_PBKDF_NO_BENCHMARK;
+		} else {
+			p.iterations = 0;
+			p.flags = 0;
+			/* a throw-away password and salt: only the cost is measured */
+			int r = crypt_benchmark_pbkdf(cd, &p, "hsmvault-benchmark", 18,
+						      "0123456789abcdef0123456789abcdef", 32, 64,
+						      NULL, NULL);
+			if (r < 0)
+				return hv_fail(err, HV_EINTERNAL,
+					       "benchmarking argon2id failed: %s", why(l, r));
+			p.flags = CRYPT_PBKDF_NO_BENCHMARK;
+		}
 	}
 	int r = crypt_set_pbkdf_type(cd, &p);
 	if (r < 0)
-		return hv_fail(err, HV_EINTERNAL, "libcryptsetup refused the argon2id settings: %s",
-			       why(l, r));
+		return hv_fail(err, HV_EUSAGE, "libcryptsetup refused the argon2id settings "
+			       "(%u iterations, %u KiB, %u threads): %s", p.iterations,
+			       p.max_memory_kb, p.parallel_threads, why(l, r));
+	if (chosen) {
+		snprintf(chosen->pbkdf, sizeof(chosen->pbkdf), "%s", p.type);
+		chosen->iterations = p.iterations;
+		chosen->memory_kb = p.max_memory_kb;
+		chosen->threads = p.parallel_threads;
+	}
 	return HV_OK;
 }
 
 /* 64 random bytes whose two AES-256 halves differ (OpenSSL's XTS refuses
- * equal halves). */
+ * equal halves), in locked memory. */
 static int new_volume_key(secbuf **out, hv_err *err)
 {
 	secbuf *vk = secbuf_new(64);
@@ -180,37 +363,42 @@ static int new_volume_key(secbuf **out, hv_err *err)
 }
 
 int luks_format(const char *path, const luks_format_opts *o, const secbuf *passphrase,
-		secbuf **volume_key, hv_err *err)
+		secbuf **volume_key, luks_keyslot *kdf, hv_err *err)
 {
-	struct crypt_device *cd;
-	struct luks_log l;
+	struct luks_handle h;
 	secbuf *vk = NULL;
 	int rc = new_volume_key(&vk, err);
 	if (rc)
 		return rc;
-	if ((rc = open_cd(path, &cd, &l, 0, err))) {
+	if ((rc = open_cd(path, &h, USE_FORMAT, err))) {
 		secbuf_free(vk);
 		return rc;
 	}
-	if ((rc = set_pbkdf(cd, o->insecure_fast_kdf, &l, err)))
+	if ((rc = set_pbkdf(h.cd, o, &h.log, kdf, err)))
 		goto out;
 	struct crypt_params_luks2 params;
 	memset(&params, 0, sizeof(params));
 	params.sector_size = o->sector_size;
 	params.label = o->label ? o->label : LUKS_DEFAULT_LABEL;
-	int r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL,
+	/* The volume key is ours: formatting with it and adding the keyslot
+	 * by it runs the passphrase KDF once, and the caller keeps the key
+	 * to write the file system. */
+	int r = crypt_format(h.cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL,
 			     (const char *)vk->data, 64, &params);
 	if (r < 0) {
 		rc = hv_fail(err, r == -EBUSY ? HV_ESAFETY : HV_EIO,
-			     "cannot write a LUKS2 header on %s: %s", path, why(&l, r));
+			     "cannot write a LUKS2 header on %s: %s", path, why(&h.log, r));
 		goto out;
 	}
-	r = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk->data, 64,
+	r = crypt_keyslot_add_by_volume_key(h.cd, CRYPT_ANY_SLOT, (const char *)vk->data, 64,
 					    (const char *)passphrase->data, passphrase->len);
 	if (r < 0)
-		rc = hv_fail(err, HV_EIO, "cannot add the passphrase to %s: %s", path, why(&l, r));
+		rc = hv_fail(err, HV_EIO, "cannot add the passphrase to %s: %s", path,
+			     why(&h.log, r));
+	else if (kdf)
+		kdf->slot = r;
 out:
-	crypt_free(cd);
+	close_cd(&h);
 	if (rc == HV_OK && volume_key)
 		*volume_key = vk;
 	else
@@ -218,35 +406,40 @@ out:
 	return rc;
 }
 
+static void note_damage(const struct luks_handle *h, luks_info *info)
+{
+	luks_hdr_describe_damage(&h->hdr, info->damage, sizeof(info->damage));
+}
+
 int luks_read_info(const char *path, luks_info *info, hv_err *err)
 {
-	struct crypt_device *cd;
-	struct luks_log l;
-	int rc = open_cd(path, &cd, &l, 1, err);
+	struct luks_handle h;
+	int rc = open_cd(path, &h, USE_READ, err);
 	if (rc)
 		return rc;
-	rc = fill_info(cd, path, info, err);
-	crypt_free(cd);
+	rc = fill_info(h.cd, path, info, err);
+	note_damage(&h, info);
+	close_cd(&h);
 	return rc;
 }
 
 int luks_unlock(const char *path, const secbuf *passphrase, secbuf **volume_key,
 		luks_info *info, hv_err *err)
 {
-	struct crypt_device *cd;
-	struct luks_log l;
+	struct luks_handle h;
 	luks_info local;
 	if (!info)
 		info = &local;
-	int rc = open_cd(path, &cd, &l, 1, err);
+	int rc = open_cd(path, &h, USE_READ, err);
 	if (rc)
 		return rc;
-	if ((rc = fill_info(cd, path, info, err)))
+	if ((rc = fill_info(h.cd, path, info, err)))
 		goto out;
+	note_damage(&h, info);
 	if (strcmp(info->cipher, "aes") || strcmp(info->mode, "xts-plain64") ||
-	    info->key_bits != 512 || crypt_get_iv_offset(cd) != 0 ||
+	    info->key_bits != 512 || crypt_get_iv_offset(h.cd) != 0 ||
 	    (info->sector_size != 512 && info->sector_size != 4096)) {
-		rc = hv_fail(err, HV_EINTEGRITY,
+		rc = hv_fail(err, HV_EUSAGE,
 			     "%s uses %s-%s with %d-bit keys and %u-byte sectors: hsmvault reads only "
 			     "aes-xts-plain64, 512 bits, 512/4096-byte sectors (open it with cryptsetup)",
 			     path, info->cipher, info->mode, info->key_bits, info->sector_size);
@@ -260,91 +453,131 @@ int luks_unlock(const char *path, const secbuf *passphrase, secbuf **volume_key,
 	/* Unlocking a keyslot verifies the passphrase against the volume-key
 	 * digest: one PBKDF run, no device-mapper. */
 	size_t len = 64;
-	int r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)vk->data, &len,
+	int r = crypt_volume_key_get(h.cd, CRYPT_ANY_SLOT, (char *)vk->data, &len,
 				     (const char *)passphrase->data, passphrase->len);
 	if (r < 0 || len != 64) {
 		secbuf_free(vk);
 		rc = r == -EPERM ? hv_fail(err, HV_ESECRET, "wrong passphrase for %s", path)
-				 : hv_fail(err, HV_EIO, "cannot unlock %s: %s", path, why(&l, r));
+				 : hv_fail(err, HV_EIO, "cannot unlock %s: %s", path, why(&h.log, r));
 		goto out;
 	}
 	vk->len = 64;
 	*volume_key = vk;
 out:
-	crypt_free(cd);
+	close_cd(&h);
 	return rc;
 }
 
 int luks_add_passphrase(const char *path, const secbuf *existing, const secbuf *new_pass,
 			int insecure_fast_kdf, int *slot_out, hv_err *err)
 {
-	struct crypt_device *cd;
-	struct luks_log l;
-	int rc = open_cd(path, &cd, &l, 1, err);
+	struct luks_handle h;
+	int rc = open_cd(path, &h, USE_HEADER_WRITE, err);
 	if (rc)
 		return rc;
-	if ((rc = set_pbkdf(cd, insecure_fast_kdf, &l, err)))
+	luks_format_opts o = { .insecure_fast_kdf = insecure_fast_kdf };
+	if ((rc = set_pbkdf(h.cd, &o, &h.log, NULL, err)))
 		goto out;
-	int r = crypt_keyslot_add_by_passphrase(cd, CRYPT_ANY_SLOT,
+	int r = crypt_keyslot_add_by_passphrase(h.cd, CRYPT_ANY_SLOT,
 						(const char *)existing->data, existing->len,
 						(const char *)new_pass->data, new_pass->len);
 	if (r < 0)
 		rc = r == -EPERM ? hv_fail(err, HV_ESECRET, "wrong existing passphrase for %s", path)
 				 : hv_fail(err, HV_EIO, "cannot add a passphrase to %s: %s", path,
-					   why(&l, r));
+					   why(&h.log, r));
 	else if (slot_out)
 		*slot_out = r;
 out:
-	crypt_free(cd);
+	close_cd(&h);
 	return rc;
 }
 
 int luks_remove_passphrase(const char *path, const secbuf *passphrase, int *slot_out,
 			   hv_err *err)
 {
-	struct crypt_device *cd;
-	struct luks_log l;
-	int rc = open_cd(path, &cd, &l, 1, err);
+	struct luks_handle h;
+	int rc = open_cd(path, &h, USE_HEADER_WRITE, err);
 	if (rc)
 		return rc;
-	int slot = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT,
+	int slot = crypt_activate_by_passphrase(h.cd, NULL, CRYPT_ANY_SLOT,
 						(const char *)passphrase->data,
 						passphrase->len, 0);
 	if (slot < 0) {
 		rc = slot == -EPERM ? hv_fail(err, HV_ESECRET, "wrong passphrase for %s", path)
 				    : hv_fail(err, HV_EIO, "cannot check the passphrase on %s: %s",
-					      path, why(&l, slot));
+					      path, why(&h.log, slot));
 		goto out;
 	}
-	if (crypt_keyslot_status(cd, slot) == CRYPT_SLOT_ACTIVE_LAST) {
+	if (crypt_keyslot_status(h.cd, slot) == CRYPT_SLOT_ACTIVE_LAST) {
 		rc = hv_fail(err, HV_ESAFETY,
 			     "keyslot %d of %s holds the only passphrase: add another one first "
 			     "('hsmvault stick passphrase add')", slot, path);
 		goto out;
 	}
-	int r = crypt_keyslot_destroy(cd, slot);
+	int r = crypt_keyslot_destroy(h.cd, slot);
 	if (r < 0)
 		rc = hv_fail(err, HV_EIO, "cannot remove keyslot %d of %s: %s", slot, path,
-			     why(&l, r));
+			     why(&h.log, r));
 	else if (slot_out)
 		*slot_out = slot;
 out:
-	crypt_free(cd);
+	close_cd(&h);
 	return rc;
 }
 
 int luks_header_backup(const char *path, const char *file, hv_err *err)
 {
-	struct crypt_device *cd;
-	struct luks_log l;
-	int rc = open_cd(path, &cd, &l, 1, err);
+	struct luks_handle h;
+	int rc = open_cd(path, &h, USE_READ, err);
 	if (rc)
 		return rc;
-	int r = crypt_header_backup(cd, CRYPT_LUKS2, file);
+	int r = crypt_header_backup(h.cd, CRYPT_LUKS2, file);
 	if (r < 0)
 		rc = hv_fail(err, r == -EEXIST ? HV_EUSAGE : HV_EIO,
 			     "cannot back up the LUKS2 header of %s to %s: %s", path, file,
-			     r == -EEXIST ? "the file exists; choose a new name" : why(&l, r));
-	crypt_free(cd);
+			     r == -EEXIST ? "the file exists; choose a new name" : why(&h.log, r));
+	close_cd(&h);
 	return rc;
+}
+
+int luks_damage(const char *path, char *out, size_t cap, hv_err *err)
+{
+	luks_hdr_state s;
+	int rc = luks_hdr_inspect(path, &s, err);
+	if (rc)
+		return rc;
+	if ((rc = header_problem(path, &s, err)))
+		return rc;
+	luks_hdr_describe_damage(&s, out, cap);
+	return HV_OK;
+}
+
+int luks_repair(const char *path, char *what, size_t cap, hv_err *err)
+{
+	luks_hdr_state before;
+	int rc = luks_hdr_inspect(path, &before, err);
+	if (rc)
+		return rc;
+	if ((rc = header_problem(path, &before, err)))
+		return rc;
+	what[0] = '\0';
+	if (!luks_hdr_needs_repair(&before))
+		return HV_OK;
+	if (before.stale)
+		snprintf(what, cap, "the older LUKS2 header copy was rewritten from the newer one");
+	else
+		snprintf(what, cap, "the %s LUKS2 header copy was rewritten from the %s one",
+			 before.primary == LUKS_COPY_OK ? "secondary" : "primary",
+			 before.primary == LUKS_COPY_OK ? "primary" : "secondary");
+	struct luks_handle h;
+	if ((rc = open_cd(path, &h, USE_REPAIR, err)))
+		return rc;
+	close_cd(&h);
+	luks_hdr_state after;
+	if ((rc = luks_hdr_inspect(path, &after, err)))
+		return rc;
+	if (luks_hdr_needs_repair(&after))
+		return hv_fail(err, HV_EIO, "repairing the LUKS2 header of %s did not take: a copy "
+			       "is still damaged (is the stick write-protected?)", path);
+	return HV_OK;
 }

@@ -21,6 +21,10 @@ typedef struct luks_format_opts {
 	/* argon2id with 4 iterations, 32 KiB, 1 thread, no benchmark: only
 	 * for tests (--insecure-fast-kdf-for-tests); never for real sticks. */
 	int insecure_fast_kdf;
+	/* 0: libcryptsetup's defaults, benchmarked once for this machine */
+	uint32_t pbkdf_memory_kb;  /* --pbkdf-memory */
+	uint32_t iter_time_ms;     /* --iter-time */
+	uint32_t pbkdf_iterations; /* --pbkdf-force-iterations: no benchmark */
 } luks_format_opts;
 
 typedef struct luks_keyslot {
@@ -42,17 +46,30 @@ typedef struct luks_info {
 	uint64_t data_size;    /* bytes of the data segment */
 	int nkeyslots;
 	luks_keyslot keyslots[LUKS_MAX_KEYSLOTS];
+	/* "" or what is wrong with one header copy (the other was read) */
+	char damage[200];
 } luks_info;
+
+/* Every function that reads a header (info, unlock, header backup) hands
+ * libcryptsetup a copy of the header area in memory, never the stick: a
+ * damaged copy is not rewritten as a side effect of reading, and a
+ * write-protected stick or read-only image can be read. The damage is
+ * reported in luks_info.damage. Passphrase changes refuse a header with a
+ * damaged copy; luks_repair rewrites it when asked. Messages distinguish
+ * LUKS1, no header (empty or holding data), both copies damaged and a
+ * device cut off short of its header. */
 
 /* 1 when path holds a LUKS header (any version), 0 when not, <0 on error. */
 int luks_is_luks(const char *path, hv_err *err);
 
-/* Writes a new LUKS2 header with a fresh random volume key and one keyslot
- * for passphrase. Destroys what the header area held: check the device
- * first. volume_key (may be NULL) receives the new 64-byte key, so that the
- * caller can fill the volume without running the PBKDF again. */
+/* Writes a new LUKS2 header with a fresh random volume key (made here, in
+ * locked memory) and one keyslot for passphrase: the KDF runs once (after
+ * one benchmark unless the iterations are forced). Destroys what the header
+ * area held: check the device first. volume_key (may be NULL) receives the
+ * 64-byte key, so that the caller fills the volume without another KDF
+ * run; kdf (may be NULL) the keyslot and argon2id settings used. */
 int luks_format(const char *path, const luks_format_opts *o, const secbuf *passphrase,
-		secbuf **volume_key, hv_err *err);
+		secbuf **volume_key, luks_keyslot *kdf, hv_err *err);
 
 /* Header facts only; no passphrase. */
 int luks_read_info(const char *path, luks_info *info, hv_err *err);
@@ -73,5 +90,14 @@ int luks_remove_passphrase(const char *path, const secbuf *passphrase, int *slot
 
 /* Header backup (cryptsetup luksHeaderBackup format) to a new file. */
 int luks_header_backup(const char *path, const char *file, hv_err *err);
+
+/* What is wrong with one header copy ("" when both are intact); an
+ * unreadable header is an error as for luks_read_info. */
+int luks_damage(const char *path, char *out, size_t cap, hv_err *err);
+
+/* Rewrites a damaged or stale header copy from the intact one (what
+ * 'cryptsetup repair' does); what receives the damage that was repaired, ""
+ * when there was none. The only function that rewrites a copy. */
+int luks_repair(const char *path, char *what, size_t cap, hv_err *err);
 
 #endif

@@ -207,9 +207,13 @@ int stick_prepare(const char *path, const stick_prepare_opts *o,
 	if (d.is_image && (rc = prepare_image(&d, o, &created, err)))
 		return rc;
 
-	luks_format_opts lo = { o->label, o->sector_size, o->insecure_fast_kdf };
+	luks_format_opts lo = {
+		.label = o->label, .sector_size = o->sector_size,
+		.insecure_fast_kdf = o->insecure_fast_kdf, .pbkdf_memory_kb = o->pbkdf_memory_kb,
+		.iter_time_ms = o->iter_time_ms, .pbkdf_iterations = o->pbkdf_iterations,
+	};
 	secbuf *vk = NULL;
-	rc = luks_format(path, &lo, pass, &vk, err);
+	rc = luks_format(path, &lo, pass, &vk, o->kdf_out, err);
 	if (!rc)
 		rc = fill_volume(path, o, vk, out, err);
 	secbuf_free(vk);
@@ -227,6 +231,7 @@ int stick_open_vfs(const char *path, const secbuf *passphrase, int writable, vfs
 	int rc = luks_unlock(path, passphrase, &vk, &info, err);
 	if (rc)
 		return rc;
+	stick_warn_damage(path, &info);
 	int fd;
 	if ((rc = open_data(path, writable, &fd, err))) {
 		secbuf_free(vk);
@@ -250,10 +255,28 @@ int stick_status(const char *path, luks_info *info, hv_err *err)
 }
 
 static int passphrase_fd = -1;
+static int open_read_only;
 
 void stick_set_passphrase_fd(int fd)
 {
 	passphrase_fd = fd;
+}
+
+void stick_set_read_only(int read_only)
+{
+	open_read_only = read_only;
+}
+
+void stick_warn_damage(const char *path, const luks_info *info)
+{
+	static char warned[512];
+	if (!info->damage[0] || !strcmp(warned, path))
+		return;
+	snprintf(warned, sizeof(warned), "%s", path);
+	fprintf(stderr,
+		"warning: %s: %s; repair with 'hsmvault stick repair %s' (or 'cryptsetup repair %s') "
+		"after making a header backup ('hsmvault stick header-backup %s FILE')\n",
+		path, info->damage, path, path, path);
 }
 
 int stick_open_vault(const char *path, vfs **out, hv_err *err)
@@ -284,7 +307,7 @@ int stick_open_vault(const char *path, vfs **out, hv_err *err)
 	}
 	if (rc)
 		return rc;
-	rc = stick_open_vfs(path, pass, 1, out, err);
+	rc = stick_open_vfs(path, pass, !open_read_only, out, err);
 	secbuf_free(pass);
 	return rc;
 }

@@ -32,9 +32,15 @@ typedef struct stick_prepare_opts {
 	const char *confirm_device; /* the device named a second time */
 	int skip_filesystem;        /* leave the volume empty (the kernel backend
 				       makes its own ext4) */
+	uint32_t pbkdf_memory_kb;   /* 0: libcryptsetup's default */
+	uint32_t iter_time_ms;      /* 0: libcryptsetup's default */
+	uint32_t pbkdf_iterations;  /* 0: benchmarked */
+	luks_keyslot *kdf_out;      /* may be NULL: receives the argon2id settings */
 } stick_prepare_opts;
 
-/* Checks the device (device.h rules), asks for or checks the confirmation,
+/* Checks the device (device.h rules: a target that is not empty, i.e. not
+ * missing and not all zeros by the sample of device_check_erasable, needs
+ * a typed confirmation), asks for or checks the confirmation,
  * then formats: LUKS2 header, optional wipe, ext4. With out non-NULL the
  * fresh filesystem is returned as a writable vfs (no second PBKDF run).
  * A missing image file is created (0600) and removed again on failure. */
@@ -53,6 +59,15 @@ int stick_open_vfs(const char *path, const secbuf *passphrase, int writable,
  * terminal; then opens the ext4 as a writable vfs. */
 void stick_set_passphrase_fd(int fd);
 int stick_open_vault(const char *path, vfs **out, hv_err *err);
+
+/* For commands that only read (log, show, record export): from then on
+ * stick_open_vault opens the volume read-only (the data segment O_RDONLY,
+ * libext2fs without EXT2_FLAG_RW; the header is always read from a copy). */
+void stick_set_read_only(int read_only);
+
+/* Once per path and process: a warning on stderr when one LUKS2 header copy
+ * is damaged, saying what to do. */
+void stick_warn_damage(const char *path, const luks_info *info);
 
 /* Header facts without a passphrase (label, UUID, cipher, keyslots). */
 int stick_status(const char *path, luks_info *info, hv_err *err);

@@ -26,7 +26,7 @@ for ss in 512 4096; do
 	blkid -p "$img" | grep -q "LABEL=\"VAULT$ss\"" || fail "blkid LABEL"
 
 	fsck_clean "$img"
-	debugfs -R 'cat /HSMVAULT' "$WORK/plain" 2>/dev/null | head -1 | grep -qx 'hsmvault-vault/1' \
+	debugfs -R 'cat /HSMVAULT' "$WORK/plain" 2>/dev/null | head -1 | grep -qE '^hsmvault-vault/[0-9]+$' \
 		|| fail "debugfs cannot read the HSMVAULT marker ($ss)"
 	debugfs -R 'cat /manifest/000001.yaml' "$WORK/plain" 2>/dev/null | grep -q 'version: 1' \
 		|| fail "manifest/000001.yaml"
@@ -35,7 +35,7 @@ for ss in 512 4096; do
 	l=$(new_loop "$WORK/plain")
 	mount -o ro "$l" "$WORK/mnt" || fail "kernel cannot mount the decrypted ext4 ($ss)"
 	MOUNTS="$WORK/mnt"
-	head -1 "$WORK/mnt/HSMVAULT" | grep -qx 'hsmvault-vault/1' || fail "kernel read of marker"
+	head -1 "$WORK/mnt/HSMVAULT" | grep -qE '^hsmvault-vault/[0-9]+$' || fail "kernel read of marker"
 	[ "$(stat -c %a "$WORK/mnt/HSMVAULT")" = 600 ] || fail "marker mode"
 	umount "$WORK/mnt"; MOUNTS=""
 	drop_loop "$l"

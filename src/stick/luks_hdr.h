@@ -1,0 +1,53 @@
+/* The two copies of a LUKS2 header, checked by reading them only: which
+ * copy is intact, how large the metadata is, whether the device is long
+ * enough for it. libcryptsetup repairs a damaged copy as a side effect of
+ * loading a header it can write to; this check lets the stick layer decide
+ * before libcryptsetup sees the device (see luks.c), and names the damage.
+ * Layout facts from the LUKS2 on-disk format: a 4096-byte binary header
+ * (magic "LUKS\xba\xbe" for the primary, "SKUL\xba\xbe" for the secondary,
+ * big-endian fields) followed by the JSON area; the checksum covers
+ * hdr_size bytes with the checksum field zeroed. */
+#ifndef HV_STICK_LUKS_HDR_H
+#define HV_STICK_LUKS_HDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+enum luks_copy_state {
+	LUKS_COPY_ABSENT = 0, /* no magic where the copy should be */
+	LUKS_COPY_DAMAGED,    /* magic found, but checksum or fields wrong */
+	LUKS_COPY_OK,
+};
+
+typedef struct luks_hdr_state {
+	uint64_t device_size;    /* bytes */
+	int version;             /* 0: no LUKS header found, 1: LUKS1, 2: LUKS2 */
+	int primary, secondary;  /* enum luks_copy_state (LUKS2 only) */
+	int stale;               /* both intact, but one has an older seqid */
+	uint64_t hdr_size;       /* binary header + JSON area of one copy */
+	uint64_t secondary_at;   /* offset where the secondary copy was looked for */
+	uint64_t metadata_size;  /* both copies + keyslots area (0: unknown) */
+	uint64_t data_offset;    /* from the JSON segments (0: unknown) */
+	int nonzero_magic_area;  /* the first 4096 bytes are not all zero */
+} luks_hdr_state;
+
+/* Reads the header area of path (opened O_RDONLY, never written). A path
+ * that is not a regular file or block device is a usage error (2). */
+int luks_hdr_inspect(const char *path, luks_hdr_state *s, hv_err *err);
+
+/* 1 when one LUKS2 copy is damaged or stale but the other is intact:
+ * readable, and a repair would rewrite the bad copy. */
+int luks_hdr_needs_repair(const luks_hdr_state *s);
+
+/* One sentence about the damage ("the secondary LUKS2 header copy is
+ * damaged"), "" when there is none. */
+void luks_hdr_describe_damage(const luks_hdr_state *s, char *out, size_t cap);
+
+/* The bytes to copy so that libcryptsetup can read the header from a copy
+ * instead of the device: the metadata size, at least 16 MiB, at most the
+ * device size. */
+uint64_t luks_hdr_copy_size(const luks_hdr_state *s);
+
+#endif
