@@ -35,7 +35,7 @@ typedef struct card_report {
 static void status_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hsmvault card status [--reader NAME] [--json]\n"
+		"usage: hsmvault card status [--reader NAME] [--trust-dir DIR]... [--json]\n"
 		"\n"
 		"Shows every card reader and the SmartCard-HSM in it: serial number,\n"
 		"firmware, user PIN and SO-PIN tries left, DKEK state (shares and key\n"
@@ -64,7 +64,7 @@ static void status_usage(FILE *f)
 
 static void card_usage(FILE *f)
 {
-	fprintf(f, "usage: hsmvault card status [--reader NAME] [--json]\n"
+	fprintf(f, "usage: hsmvault card status [--reader NAME] [--trust-dir DIR]... [--json]\n"
 		   "\n"
 		   "  status   readers, cards, PIN tries, DKEK state and keys\n"
 		   "\n"
@@ -243,6 +243,45 @@ static void print_keys_table(const schsm_key_list *l)
 	}
 }
 
+/* genuine / not attested / FAILED, each with what it rests on. */
+static void print_attestation(const card_attest *a)
+{
+	char chain[96];
+	switch (a->r.status) {
+	case DEVAUT_GENUINE:
+		attest_chain(a, chain, sizeof(chain));
+		printf("  genuine:   yes, device certificate %s\n", chain);
+		break;
+	case DEVAUT_NOT_ATTESTED:
+		printf("  genuine:   not attested: %s\n", a->r.reason);
+		break;
+	default:
+		printf("  genuine:   FAILED: %s\n", a->r.reason);
+		break;
+	}
+}
+
+static void json_attestation(json_out *j, const card_attest *a)
+{
+	json_obj_begin(j, "attestation");
+	json_str(j, "status", devaut_status_name(a->r.status));
+	json_str(j, "device", a->r.device_chr[0] ? a->r.device_chr : NULL);
+	json_str(j, "issuer", a->r.issuer_chr[0] ? a->r.issuer_chr : NULL);
+	json_str(j, "root", a->r.root_chr[0] ? a->r.root_chr : NULL);
+	json_arr_begin(j, "chain");
+	if (a->r.status == DEVAUT_GENUINE) {
+		json_str(j, NULL, a->r.device_chr);
+		if (a->r.issuer_chr[0] && strcmp(a->r.issuer_chr, a->r.root_chr) &&
+		    strcmp(a->r.device_chr, a->r.root_chr))
+			json_str(j, NULL, a->r.issuer_chr);
+		if (strcmp(a->r.device_chr, a->r.root_chr))
+			json_str(j, NULL, a->r.root_chr);
+	}
+	json_arr_end(j);
+	json_str(j, "reason", a->r.status == DEVAUT_GENUINE ? NULL : a->r.reason);
+	json_obj_end(j);
+}
+
 static void print_human(const card_report *r, size_t n)
 {
 	if (n == 0) {
@@ -264,6 +303,8 @@ static void print_human(const card_report *r, size_t n)
 			printf("  serial:    none yet\n");
 		if (c->fcp.has_85)
 			printf("  firmware:  %u.%u\n", c->fcp.fw_major, c->fcp.fw_minor);
+		if (c->att.checked)
+			print_attestation(&c->att);
 		if (c->id.serial[0] || c->id.no_identity) {
 			char user[64], so[64];
 			pin_text(&c->dev.user, user, sizeof(user));
@@ -353,6 +394,10 @@ static void print_json(const card_report *r, size_t n)
 		json_str(&j, "error", c->code == HV_OK ? NULL : c->error);
 		json_str(&j, "serial", c->id.serial[0] ? c->id.serial : NULL);
 		json_str(&j, "card_id", c->id.id[0] ? c->id.id : NULL);
+		if (c->att.checked)
+			json_attestation(&j, &c->att);
+		else
+			json_null(&j, "attestation");
 		if (c->fcp.has_85) {
 			char fw[16];
 			snprintf(fw, sizeof(fw), "%u.%u", c->fcp.fw_major, c->fcp.fw_minor);

@@ -112,6 +112,15 @@ int flow_args_parse(int argc, char **argv, const char *cmd, const struct option 
 			fa->fc.reader = optarg;
 			break;
 		case FLOW_OPT_JSON: fa->json = 1; break;
+		case FLOW_OPT_TRUST_DIR:
+			if (fa->n_trust_dirs == sizeof(fa->trust_dirs) / sizeof(fa->trust_dirs[0]))
+				return hv_fail(err, HV_EUSAGE, "too many --trust-dir options (at most %zu)",
+					       sizeof(fa->trust_dirs) / sizeof(fa->trust_dirs[0]));
+			if (*optarg == '\0')
+				return hv_fail(err, HV_EUSAGE, "--trust-dir needs a folder of root "
+					       "certificates (*.cvc)");
+			fa->trust_dirs[fa->n_trust_dirs++] = optarg;
+			break;
 		case FLOW_OPT_HELP: fa->help = 1; return HV_OK;
 		default:
 			/* '?' = unknown option or missing argument. */
@@ -139,6 +148,10 @@ int flow_args_parse(int argc, char **argv, const char *cmd, const struct option 
 	fa->fc.out = fa->json ? NULL : stdout;
 	fa->fc.confirmed = fa->wipe;
 	fa->fc.n_confirmed = fa->n_wipe;
+	if ((rc = flow_args_load_anchors(&fa->anchors, fa->trust_dirs, fa->n_trust_dirs,
+					 err)) != HV_OK)
+		return rc;
+	fa->fc.anchors = &fa->anchors;
 	return open_secrets(fa, err);
 }
 
@@ -151,8 +164,25 @@ int flow_args_open_vault(const flow_args *fa, vfs **v, hv_err *err)
 	return vault_open_existing(fa->vault, v, err);
 }
 
+int flow_args_load_anchors(devaut_anchors *a, const char *const *dirs, size_t n,
+			   hv_err *err)
+{
+	devaut_anchors_init(a);
+	int rc = devaut_anchors_add_default(a, err);
+	for (size_t i = 0; rc == HV_OK && i < n; i++)
+		rc = devaut_anchors_add_dir(a, dirs[i], 0, err);
+	if (rc != HV_OK) {
+		devaut_anchors_free(a);
+		if (err && rc != HV_ENOMEM)
+			err->code = rc = HV_EUSAGE;  /* what the operator named */
+	}
+	return rc;
+}
+
 int flow_args_finish(flow_args *fa, int rc, hv_err *err)
 {
+	devaut_anchors_free(&fa->anchors);
+	fa->fc.anchors = NULL;
 	if (fa->fc.secrets) {
 		if (rc == HV_OK)
 			rc = flow_secrets_check_unused(fa->fc.secrets, err);

@@ -9,6 +9,8 @@
  *   --wipe CARD          this card (serial or id) may be initialized although
  *                        it holds keys or another set's DKEK; repeatable
  *   --reader R           work only on the card in reader R
+ *   --trust-dir DIR      also trust the root CV certificates (*.cvc) in DIR
+ *                        for the cards' device chains; repeatable
  *   --json               one JSON document on stdout instead of progress lines
  *   --help
  *
@@ -18,6 +20,7 @@
 
 #include <getopt.h>
 
+#include "crypto/devaut.h"
 #include "flows/flow.h"
 #include "util/err.h"
 #include "vfs/vfs.h"
@@ -27,7 +30,7 @@
 enum {
 	FLOW_OPT_VAULT = 0x100, FLOW_OPT_PASSPHRASE_FD, FLOW_OPT_SECRETS_FD,
 	FLOW_OPT_REVEAL_FD, FLOW_OPT_BATCH, FLOW_OPT_WIPE, FLOW_OPT_READER,
-	FLOW_OPT_JSON, FLOW_OPT_HELP, FLOW_OPT_OWN = 0x200,
+	FLOW_OPT_JSON, FLOW_OPT_HELP, FLOW_OPT_TRUST_DIR, FLOW_OPT_OWN = 0x200,
 };
 
 /* The shared entries, to be copied at the head of a command's table:
@@ -41,6 +44,7 @@ enum {
 	{ "wipe", required_argument, 0, FLOW_OPT_WIPE }, \
 	{ "reader", required_argument, 0, FLOW_OPT_READER }, \
 	{ "json", no_argument, 0, FLOW_OPT_JSON }, \
+	{ "trust-dir", required_argument, 0, FLOW_OPT_TRUST_DIR }, \
 	{ "help", no_argument, 0, FLOW_OPT_HELP }
 
 typedef struct flow_args {
@@ -52,9 +56,12 @@ typedef struct flow_args {
 	int help;
 	const char *wipe[32];
 	size_t n_wipe;
+	const char *trust_dirs[16];
+	size_t n_trust_dirs;
+	devaut_anchors anchors;    /* default anchors + every --trust-dir */
 	flow_ctx fc;               /* filled by flow_args_parse: secrets source,
 				    * out (stdout, or NULL with --json), batch,
-				    * confirmed = wipe, reader */
+				    * confirmed = wipe, reader, anchors */
 } flow_args;
 
 typedef int (*flow_args_own_fn)(int opt, const char *arg, void *ctx, hv_err *err);
@@ -69,7 +76,13 @@ int flow_args_parse(int argc, char **argv, const char *cmd, const struct option 
 /* Opens fa->vault (vault_open_existing, honouring --passphrase-fd). */
 int flow_args_open_vault(const flow_args *fa, vfs **v, hv_err *err);
 
-/* Frees the secrets source (after flow_secrets_check_unused on success,
+/* Loads the default trust anchors and those of every dir into *a (for
+ * commands that take --trust-dir outside flow_args, e.g. card status).
+ * HV_EUSAGE naming a bad dir or file. */
+int flow_args_load_anchors(devaut_anchors *a, const char *const *dirs, size_t n,
+			   hv_err *err);
+
+/* Frees the trust anchors and the secrets source (after flow_secrets_check_unused on success,
  * whose failure it returns when rc was HV_OK). */
 int flow_args_finish(flow_args *fa, int rc, hv_err *err);
 

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "crypto/dkek.h"
+#include "flows/attest.h"
 #include "flows/cardset.h"
 #include "flows/share_create.h"
 #include "util/hex.h"
@@ -29,10 +30,12 @@ struct enroll_ctx {
 	secbuf *plain[POLICY_MAX_SHARES];
 	size_t n_shares;
 	char kcv[17];
+	const devaut_anchors *anchors;
 };
 
 struct card_plan {
 	int initialized;         /* needs the current SO-PIN */
+	card_attest *att;        /* the card's device-chain verdict */
 };
 
 static int enroll_card(flow_card *c, void *ctxp, hv_err *err)
@@ -57,6 +60,9 @@ static int enroll_card(flow_card *c, void *ctxp, hv_err *err)
 		return rc;
 	flow_say(e->fc, "card %s: initialized (%zu DKEK share%s expected)", c->ident.serial,
 		 e->n_shares, e->n_shares == 1 ? "" : "s");
+	if ((rc = attest_after_init(e->fc, c, e->anchors, e->p->unattested == UNATTESTED_ACCEPT,
+				    plan->att, err)) != HV_OK)
+		return rc;
 	if (ip.so_pin != e->so_pin &&
 	    secure_memcmp(ip.so_pin->data, e->so_pin->data, SCHSM_SO_PIN_LEN) != 0) {
 		rc = schsm_change_pin(&c->sc, SCHSM_PIN_SO, ip.so_pin, e->so_pin, 0, err);
@@ -225,8 +231,11 @@ static int record(vfs *v, const policy *p, const uint8_t *ptext, size_t plen,
 		else
 			snprintf(role, sizeof(role), "card-%zu", i + 1);
 		snprintf(fw, sizeof(fw), "%u.%u", c->sc.fcp.fw_major, c->sc.fcp.fw_minor);
+		const card_attest *att = ((struct card_plan *)c->user)->att;
 		manifest_card mc = { .id = c->card_id, .serial = c->ident.serial, .role = role,
-				     .firmware = c->sc.fcp.has_85 ? fw : NULL, .kcv = e->kcv };
+				     .firmware = c->sc.fcp.has_85 ? fw : NULL, .kcv = e->kcv,
+				     .devcert = att->devcert_hex,
+				     .attestation = (char *)devaut_status_name(att->r.status) };
 		oom = !manifest_add_card(next, &mc);
 	}
 	if (oom)
@@ -258,11 +267,19 @@ int flow_enroll(const flow_ctx *fc, vfs *v, const policy *p, const uint8_t *poli
 	secbuf *so_hex = NULL;
 	sealed_share sealed[POLICY_MAX_SHARES];
 	struct card_plan plans[POLICY_MAX_CARDS];
+	card_attest att[POLICY_MAX_CARDS];
+	memset(att, 0, sizeof(att));
+	devaut_anchors own_anchors;
 	cardset cs = { 0 };
 	manifest *cur = NULL;
-	int rc = manifest_load_current(v, &cur, err);
+	int rc = attest_anchors(fc, &own_anchors, &e.anchors, err);
 	if (rc != HV_OK)
 		return rc;
+	rc = manifest_load_current(v, &cur, err);
+	if (rc != HV_OK) {
+		devaut_anchors_free(&own_anchors);
+		return rc;
+	}
 	if (cur->dkek_kcv) {
 		rc = hv_fail(err, HV_ESAFETY,
 			     "this vault already holds a card set (DKEK KCV %s): use 'hsmvault "
@@ -287,8 +304,14 @@ int flow_enroll(const flow_ctx *fc, vfs *v, const policy *p, const uint8_t *poli
 			     cs.n == 1 ? "is" : "are", cs.n ? ": " : "", list);
 		goto out;
 	}
+	/* Only genuine cards receive the DKEK: judged before any secret is
+	 * asked and anything is written. */
+	if ((rc = attest_set_permit(fc, &cs, e.anchors, p->unattested == UNATTESTED_ACCEPT, att,
+				    err)) != HV_OK)
+		goto out;
 	int any_initialized = 0;
 	for (size_t i = 0; i < cs.n; i++) {
+		plans[i].att = &att[i];
 		cs.cards[i].user = &plans[i];
 		if ((rc = plan_card(fc, &cs.cards[i], &plans[i], err)) != HV_OK)
 			goto out;
@@ -383,5 +406,8 @@ out:
 	secbuf_free(e.so_pin);
 	secbuf_free(e.current_so_pin);
 	manifest_free(cur);
+	for (size_t i = 0; i < POLICY_MAX_CARDS; i++)
+		attest_clear(&att[i]);
+	devaut_anchors_free(&own_anchors);
 	return rc;
 }

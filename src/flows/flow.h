@@ -28,6 +28,9 @@ typedef struct flow_ctx {
 	const char *const *confirmed;
 	size_t n_confirmed;
 	const char *reader;      /* --reader: only this reader; NULL = all */
+	/* Trust anchors for the cards' device chains (flows/attest.h):
+	 * the default set plus every --trust-dir; NULL = the default set. */
+	const struct devaut_anchors *anchors;
 	int deep;                /* verify: sign a challenge with each key */
 } flow_ctx;
 

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "crypto/wrapfile.h"
+#include "flows/attest.h"
 #include "flows/cardset.h"
 #include "flows/keyinfo.h"
 #include "flows/shares.h"
@@ -42,6 +43,7 @@ struct vault_key {
 struct card_plan {
 	int action;
 	size_t unwrapped, present;
+	card_attest *att;        /* the card's device-chain verdict */
 };
 
 struct restore_ctx {
@@ -54,6 +56,7 @@ struct restore_ctx {
 	secbuf *current_so_pin;   /* 8 bytes or NULL */
 	struct vault_key *keys;
 	size_t n_keys;
+	const devaut_anchors *anchors;
 };
 
 static size_t user_keys(flow_card *c, schsm_key_list *keys, hv_err *err, int *rc)
@@ -319,6 +322,10 @@ static int restore_card(flow_card *c, void *ctxp, hv_err *err)
 		 * INITIALIZE: the identity recorded is the one shown now. */
 		if ((rc = cardset_read_identity(c, 1, err)) != HV_OK)
 			return rc;
+		if ((rc = attest_after_init(r->fc, c, r->anchors,
+					    r->p->unattested == UNATTESTED_ACCEPT, plan->att,
+					    err)) != HV_OK)
+			return rc;
 		if (so != r->so_pin &&
 		    secure_memcmp(so->data, r->so_pin->data, SCHSM_SO_PIN_LEN) != 0 &&
 		    (rc = schsm_change_pin(&c->sc, SCHSM_PIN_SO, so, r->so_pin, 0, err)) != HV_OK)
@@ -471,9 +478,12 @@ static int record(struct restore_ctx *r, vfs *v, cardset *cs, restore_result *re
 			snprintf(role, sizeof(role), "card-%zu", i + 1);
 		char fw[16];
 		snprintf(fw, sizeof(fw), "%u.%u", c->sc.fcp.fw_major, c->sc.fcp.fw_minor);
+		const card_attest *att = ((struct card_plan *)c->user)->att;
 		manifest_card mc = { .id = c->card_id, .serial = c->ident.serial, .role = role,
 				     .firmware = c->sc.fcp.has_85 ? fw : NULL,
-				     .kcv = r->m->dkek_kcv, .last_verified = now };
+				     .kcv = r->m->dkek_kcv, .last_verified = now,
+				     .devcert = att->devcert_hex,
+				     .attestation = (char *)devaut_status_name(att->r.status) };
 		manifest_card *added = manifest_add_card(fresh, &mc);
 		oom = !added;
 		for (size_t k = 0; !oom && k < r->n_keys; k++)
@@ -515,6 +525,10 @@ int flow_restore(const flow_ctx *fc, vfs *v, const policy *p, restore_result *re
 	cardset cs = { 0 };
 	struct card_plan plans[POLICY_MAX_CARDS];
 	memset(plans, 0, sizeof(plans));
+	card_attest att[POLICY_MAX_CARDS];
+	memset(att, 0, sizeof(att));
+	devaut_anchors own_anchors;
+	devaut_anchors_init(&own_anchors);
 	int rc = manifest_load_current(v, &m, err);
 	if (rc != HV_OK)
 		return rc;
@@ -538,8 +552,16 @@ int flow_restore(const flow_ctx *fc, vfs *v, const policy *p, restore_result *re
 			     cs.n == 1 ? "is" : "are");
 		goto out;
 	}
+	/* Only genuine cards receive the DKEK (and the keys): judged before
+	 * any secret is asked and anything is written. */
+	if ((rc = attest_anchors(fc, &own_anchors, &r.anchors, err)) != HV_OK)
+		goto out;
+	if ((rc = attest_set_permit(fc, &cs, r.anchors, r.p->unattested == UNATTESTED_ACCEPT,
+				    att, err)) != HV_OK)
+		goto out;
 	int any_reinit = 0;
 	for (size_t i = 0; i < cs.n; i++) {
+		plans[i].att = &att[i];
 		cs.cards[i].user = &plans[i];
 		if ((rc = plan_card(&r, &cs.cards[i], &plans[i], err)) != HV_OK)
 			goto out;
@@ -583,5 +605,8 @@ out:
 	secbuf_free(r.so_pin);
 	secbuf_free(r.current_so_pin);
 	manifest_free(m);
+	for (size_t i = 0; i < POLICY_MAX_CARDS; i++)
+		attest_clear(&att[i]);
+	devaut_anchors_free(&own_anchors);
 	return rc;
 }

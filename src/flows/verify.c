@@ -14,6 +14,7 @@
 
 #include "crypto/keyblob.h"
 #include "crypto/wrapfile.h"
+#include "flows/attest.h"
 #include "flows/cardset.h"
 #include "flows/keyinfo.h"
 #include "flows/record.h"
@@ -77,6 +78,7 @@ struct verify_ctx {
 	const flow_ctx *fc;
 	const manifest *m;
 	const verify_opts *o;
+	const devaut_anchors *anchors;
 	secbuf *pin;
 	struct findings f;
 	pthread_mutex_t count_lock;
@@ -94,6 +96,43 @@ static const manifest_key *vault_key(const manifest *m, const char *id)
 	return manifest_find_key(m, m->dkek_kcv, id);
 }
 
+/* A card of the set by serial whose device certificate is not the one
+ * recorded: the card was replaced, or its identity forged. */
+static const manifest_card *same_serial(const manifest *m, const char *serial)
+{
+	for (size_t i = 0; serial[0] && i < m->card_n; i++)
+		if (m->cards[i].serial && !strcmp(m->cards[i].serial, serial))
+			return &m->cards[i];
+	return NULL;
+}
+
+/* The device certificate against the one recorded, and its chain checked
+ * again with today's anchors. Card failures end the card's check. */
+static int verify_device(struct verify_ctx *x, flow_card *c, const manifest_card *mc,
+			 hv_err *err)
+{
+	card_attest att = { 0 };
+	int rc = attest_card(&c->sc, x->anchors, &att, err);
+	if (rc != HV_OK)
+		return rc;
+	const char *who = c->card_id;
+	char text[320];
+	attest_text(&att, text, sizeof(text));
+	if (mc->devcert && (!att.devcert_hex || strcmp(att.devcert_hex, mc->devcert) != 0))
+		add_finding(&x->f, who, "card %s: its device certificate differs from the one "
+			    "recorded when it joined the set: it is not the card that was enrolled "
+			    "(replaced, or its identity forged)", c->ident.serial);
+	if (att.r.status == DEVAUT_FAILED)
+		add_finding(&x->f, who, "card %s: its device authentication chain does not "
+			    "verify: %s", c->ident.serial, att.r.reason);
+	else if (mc->attestation && !strcmp(mc->attestation, "genuine") &&
+		 att.r.status != DEVAUT_GENUINE)
+		add_finding(&x->f, who, "card %s was recorded as genuine but is now %s",
+			    c->ident.serial, text);
+	attest_clear(&att);
+	return HV_OK;
+}
+
 static int verify_card(flow_card *c, void *ctxp, hv_err *err)
 {
 	struct verify_ctx *x = ctxp;
@@ -101,13 +140,22 @@ static int verify_card(flow_card *c, void *ctxp, hv_err *err)
 	const manifest_card *mc = manifest_find_card(x->m, c->card_id);
 	const char *who = c->card_id;
 	if (!mc) {
-		add_finding(&x->f, who, "card %s in reader %s is not a card of this set",
-			    c->ident.serial, c->reader);
+		const manifest_card *twin = same_serial(x->m, c->ident.serial);
+		if (twin && twin->devcert)
+			add_finding(&x->f, who, "card %s in reader %s has the serial of a card of "
+				    "this set but another device certificate than the one recorded: "
+				    "it is not the card that was enrolled (replaced, or its identity "
+				    "forged)", c->ident.serial, c->reader);
+		else
+			add_finding(&x->f, who, "card %s in reader %s is not a card of this set",
+				    c->ident.serial, c->reader);
 		cr->mismatch = 1;
 		return HV_OK;
 	}
 	cr->member = 1;
 	int rc;
+	if ((rc = verify_device(x, c, mc, err)) != HV_OK)
+		return rc;
 	if (x->pin && (rc = schsm_verify_pin(&c->sc, x->pin, 0, err)) != HV_OK)
 		return rc;
 	char kcv[17];
@@ -360,7 +408,10 @@ int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report 
 	cardset cs = { 0 };
 	struct card_result cr[16];
 	memset(cr, 0, sizeof(cr));
-	int rc;
+	devaut_anchors own_anchors;
+	int rc = attest_anchors(fc, &own_anchors, &x.anchors, err);
+	if (rc != HV_OK)
+		goto out;
 	if (o->record_path) {
 		rc = record_load(o->record_path, &lv.m, &max_age, err);
 	} else {
@@ -423,6 +474,7 @@ out:
 	cardset_close(&cs);
 	secbuf_free(x.pin);
 	manifest_free(lv.m);
+	devaut_anchors_free(&own_anchors);
 	pthread_mutex_destroy(&x.f.lock);
 	pthread_mutex_destroy(&x.count_lock);
 	return rc;
