@@ -448,8 +448,8 @@ int device_check_erasable(const stick_device *d, char *reasons, size_t cap, hv_e
 		append(reasons, cap, "; ", w);
 	}
 	if (d->holds_data && !d->type[0] && !d->pttype[0] && !d->luks_note[0])
-		append(reasons, cap, "; ", "it holds data no tool recognizes (not all zeros: "
-		       "random bytes may be an old encrypted stick)");
+		append(reasons, cap, "; ", "it holds data no tool recognizes, not all zeros: "
+		       "random bytes may be an old encrypted stick");
 	if (!d->removable)
 		append(reasons, cap, "; ", "the kernel does not report it as removable");
 	return HV_OK;

@@ -20,6 +20,11 @@ CARD_BENCHES='
 bench-restore.sh 1
 bench-parallel.sh 4
 '
+# Benchmarks of the stick layer: shell scripts given the hsmvault binary
+# (image files in TMPDIR; root not needed).
+STICK_BENCHES='
+bench-prepare.sh
+'
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -65,4 +70,14 @@ while read -r name entries; do
 done <<LIST
 $CARD_BENCHES
 LIST
+
+for name in $STICK_BENCHES; do
+	echo "== $name"
+	if ! HSMVAULT="$build/src/cli/hsmvault" BENCH_OUT="$build/$name.md" \
+		"$top/tests/bench/$name" </dev/null; then
+		echo "!! $name failed" >&2
+		status=1
+	fi
+	echo
+done
 exit $status
