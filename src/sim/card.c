@@ -203,6 +203,8 @@ void sim_card_process(sim_card *c, const uint8_t *cmd, size_t len, bytebuf *resp
 	int with_data = sw == SW_OK || (sw & 0xFF00) == 0x6200;
 	if (with_data && out.len && a.has_le)
 		answer(c, out.data, out.len, a.ne, sw, resp);
+	else if (with_data && out.len && c->st->profile->data_without_le_61xx)
+		answer(c, out.data, out.len, 0, SW_OK, resp); /* pico: all of it via GET RESPONSE */
 	else
 		put_sw(resp, sw);
 	buf_free(&out);

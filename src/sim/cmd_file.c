@@ -20,8 +20,8 @@ static const uint8_t PICO_LIFE_CYCLE = 0x05;
 
 /* Tag 85: options, platform byte (OpenSC: 00 = "SmartCard-HSM Applet for
  * JCOP"), firmware version; the rest as the family lays it out. pico-hsm
- * puts its AID shifted by one byte into tag 84 (its first byte dropped, a
- * 00 appended: what its FCP was observed to hold). */
+ * puts its AID shifted by one byte into tag 84 (first byte dropped, a 30
+ * appended: what the emulator of its firmware answers). */
 static void put_applet_fcp(sim_card *c, bytebuf *out)
 {
 	const sim_profile *p = c->st->profile;
@@ -32,7 +32,7 @@ static void put_applet_fcp(sim_card *c, bytebuf *out)
 		static const uint8_t zero2[2] = { 0, 0 };
 		uint8_t desc = 0x01, shifted[sizeof(AID)];
 		memcpy(shifted, AID + 1, sizeof(AID) - 1);
-		shifted[sizeof(AID) - 1] = 0x00;
+		shifted[sizeof(AID) - 1] = 0x30;
 		buf_put_tlv(&f, 0x81, zero2, 2);
 		buf_put_tlv(&f, 0x82, &desc, 1);
 		buf_put_tlv(&f, 0x83, zero2, 2);
@@ -97,6 +97,8 @@ uint16_t cmd_select(sim_card *c, const capdu *a, bytebuf *out)
 	/* A path names the EF in its last two bytes: there is only one DF. */
 	uint16_t fid = (uint16_t)(a->data[a->lc - 2] << 8 | a->data[a->lc - 1]);
 	if (fid == 0x3F00) {
+		if (!c->st->profile->mf_selectable)
+			return SW_NOT_FOUND;
 		c->cur_ef = -1;
 		if (want_fcp) {
 			bytebuf f = { 0 };
@@ -251,27 +253,42 @@ uint16_t cmd_delete_file(sim_card *c, const capdu *a, int *changed)
 	return SW_OK;
 }
 
+/* pico-hsm: C400 first (even factory-fresh), CC00 once INITIALIZE made
+ * the device key, then keys and the C4 / C8 / C9 descriptions, newest
+ * reference first (observed: C400 CC00 CC02 CC01 C402 C401); never CA, CE,
+ * CF, CD or 2F02. */
+static uint16_t enumerate_pico(sim_card *c, bytebuf *out)
+{
+	static const uint8_t listed[3] = { PREFIX_PRKD, PREFIX_CD, PREFIX_DCOD };
+	buf_put_u16be(out, PREFIX_PRKD << 8);
+	if (c->st->devkey)
+		buf_put_u16be(out, PREFIX_KEY << 8);
+	for (unsigned r = 255; r >= 1; r--)
+		if (c->st->keys[r].used)
+			buf_put_u16be(out, (uint16_t)(PREFIX_KEY << 8 | r));
+	for (size_t p = 0; p < sizeof(listed); p++) {
+		for (size_t i = c->st->n_efs; i-- > 0;) {
+			uint16_t fid = c->st->efs[i].fid;
+			if (fid >> 8 == listed[p] && fid != PREFIX_PRKD << 8)
+				buf_put_u16be(out, fid);
+		}
+	}
+	return SW_OK;
+}
+
 uint16_t cmd_enumerate(sim_card *c, const capdu *a, bytebuf *out)
 {
 	if (a->p1 || a->p2)
 		return SW_WRONG_P1P2;
-	int pico = c->st->profile->enumerate_pico_style;
-	/* pico-hsm always leads with C400 CC00 and lists nothing but keys and
-	 * the C4 / C8 / C9 descriptions; the real card lists every object:
-	 * keys first (device key CC00 always), then every EF in FID order. */
-	if (pico)
-		buf_put_u16be(out, PREFIX_PRKD << 8);
+	if (c->st->profile->enumerate_pico_style)
+		return enumerate_pico(c, out);
+	/* The real card lists every object: keys first (device key CC00
+	 * always), then every EF in FID order. */
 	buf_put_u16be(out, PREFIX_KEY << 8);
 	for (unsigned r = 1; r < 256; r++)
 		if (c->st->keys[r].used)
 			buf_put_u16be(out, (uint16_t)(PREFIX_KEY << 8 | r));
-	for (size_t i = 0; i < c->st->n_efs; i++) {
-		uint16_t fid = c->st->efs[i].fid;
-		uint8_t prefix = (uint8_t)(fid >> 8);
-		if (pico && (fid == PREFIX_PRKD << 8 ||
-			     (prefix != PREFIX_PRKD && prefix != PREFIX_CD && prefix != PREFIX_DCOD)))
-			continue;
-		buf_put_u16be(out, fid);
-	}
+	for (size_t i = 0; i < c->st->n_efs; i++)
+		buf_put_u16be(out, c->st->efs[i].fid);
 	return SW_OK;
 }

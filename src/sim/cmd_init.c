@@ -190,9 +190,9 @@ uint16_t cmd_manage_dkek(sim_card *c, const capdu *a, bytebuf *out, int *changed
 		 * without a VERIFY since the last SELECT the KCV is zeros. */
 		if (!p->kcv_needs_user_pin || c->user_ok)
 			dkek_kcv(s->dkek, kcv);
-	} else if (p->kcv_needs_user_pin) {
-		/* ... and while shares are outstanding it shows bytes that mean
-		 * nothing: here the check value of the partial sum. */
+	} else if (p->kcv_needs_user_pin && s->dkek_outstanding < s->dkek_total) {
+		/* ... and once some but not all shares are in it shows bytes that
+		 * mean nothing: here the check value of the partial sum. */
 		dkek_kcv(s->dkek, kcv);
 	}
 	buf_put_u8(out, s->dkek_total);

@@ -267,16 +267,18 @@ uint16_t cmd_sign(sim_card *c, const capdu *a, bytebuf *out)
 	uint8_t h[EVP_MAX_MD_SIZE];
 	size_t hlen = 0;
 	const EVP_MD *md = algo_md(algo);
+	/* An algorithm of the other key type: pico-hsm fails inside (64 00). */
+	uint16_t sw_wrong = c->st->profile->sw_algo_wrong_for_key;
 	if (k->type == SIM_KEY_EC) {
 		if (!is_ec_sign_algo(algo))
-			return SW_CONDITIONS;
+			return sw_wrong;
 		if (algo == 0x70)
 			return pkey_op(k->pkey, 0, 0, NULL, 0, a->data, a->lc, out);
 		uint16_t sw = digest(md, a->data, a->lc, h, &hlen);
 		return sw != SW_OK ? sw : pkey_op(k->pkey, 0, 0, NULL, 0, h, hlen, out);
 	}
 	if (k->type != SIM_KEY_RSA || !is_rsa_sign_algo(algo))
-		return SW_CONDITIONS;
+		return sw_wrong;
 	if (algo == 0x20)
 		return rsa_raw(k->pkey, 0, a->data, a->lc, out);
 	if (algo == 0x30 && !c->st->profile->sign_pkcs1_digestinfo)

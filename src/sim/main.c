@@ -65,7 +65,7 @@ static void usage(FILE *f)
 		"  --profile P      card family of a new card: smartcard-hsm (default),\n"
 		"                   nitrokey-hsm2, pico-hsm; must match an existing FILE\n"
 		"  --serial S       serial of a new card (3-11 letters/digits; default by family:\n"
-		"                   DECM0190001, DENK0490001, ESP51A0C0DE)\n"
+		"                   DECM0190001, DENK0490001, ESPICOHSMTR)\n"
 		"  --blank          start from a factory-fresh card even if FILE exists\n"
 		"  --forge-devaut   a new card whose device certificate signature does not verify\n"
 		"  --print-root     write the simulator's test root CVC (binary) to stdout, exit\n"

@@ -32,6 +32,8 @@ typedef struct sim_profile {
 	uint8_t fw_major, fw_minor;  /* FCP tag 85, last two bytes */
 	int fcp_pico_layout;         /* pico FCPs: size in 81, life cycle 8A, AID in 84 shifted by one byte */
 	int select_p2_0c_accepted;   /* SELECT with P2 0C (no FCP); else 6A 86 */
+	int mf_selectable;           /* SELECT 3F00 by FID answers 90 00; else 6A 82 */
+	int data_without_le_61xx;    /* response data to a command without Le: 61 xx */
 
 	sim_devaut_kind devaut;
 	const char *serial_prefix;   /* the family's serial form starts so */
@@ -42,6 +44,7 @@ typedef struct sim_profile {
 
 	int kcv_needs_user_pin;      /* DKEK status shows zeros unless VERIFY in this session */
 	int sign_pkcs1_digestinfo;   /* SIGN algorithm 30 works (pico: 64 00) */
+	uint16_t sw_algo_wrong_for_key; /* SIGN/DECIPHER algorithm of another key type */
 	uint16_t sw_wrong_data;      /* what the card answers where the real one says 6A 80 */
 	uint16_t sw_unwrap_rejected; /* UNWRAP with a wrong DKEK, bad MAC or format */
 	int unwrap_overwrites;       /* UNWRAP onto an occupied reference replaces the key */

@@ -34,6 +34,7 @@
  * were left (src/sim/README.md), 90 00 for an empty EF. */
 #define READ_2F02 "00B12F02 000004 54020000 0000"
 /* GENERATE ASYMMETRIC KEY PAIR, RSA 1024 (id-TA-RSA-v1-5-SHA-256, e = 65537). */
+#define GAKP_RSA1024_REF2 "00460200 000027 5F290100 7F4915 060A04007F00070202020102 8203010001 02020400 5F2008 5554525341303032 0000"
 #define GAKP_RSA1024 "00460100 000027 5F290100 7F4915 060A04007F00070202020102 8203010001 02020400 5F2008 5554525341303031 0000"
 
 typedef struct card {
@@ -308,19 +309,23 @@ static void test_device_key_at_ref_0(void **state)
 	(void)state;
 	bytebuf d = { 0 };
 	card k;
-	/* pico: C400 CC00 lead, always; nothing but CC / C4 / C8 / C9. */
+	/* pico: C400 leads, always; CC00 once INITIALIZE made the device
+	 * key; nothing but CC / C4 / C8 / C9, newest reference first. */
 	card_new(&k, SIM_PROFILE_PICO_HSM, NULL);
 	assert_int_equal(xfer(&k.c, SELECT_AID, NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, "8058000000", &d), 0x9000);
-	assert_data_hex(&d, "C400CC00");
+	assert_data_hex(&d, "C400");
 	assert_int_equal(xfer(&k.c, INIT_NO_DKEK, NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, "8058000000", &d), 0x9000);
+	assert_data_hex(&d, "C400CC00");
 	/* INITIALIZE left the user PIN verified: keys can be made at once. */
 	assert_int_equal(xfer(&k.c, GAKP_RSA1024, NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, "00D7C801 07 540200005301AA", NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, "00D7CF01 07 540200005301AA", NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, GAKP_RSA1024_REF2, NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, "8058000000", &d), 0x9000);
-	/* CE00, CE01, CF01, 2F02 hidden; C401 made by the card itself. */
-	assert_data_hex(&d, "C400CC00CC01C401C801");
+	/* CE00, CE01, CF01, 2F02 hidden; C401, C402 made by the card itself. */
+	assert_data_hex(&d, "C400CC00CC02CC01C402C401C801");
 	assert_int_equal(xfer(&k.c, "00B1C401 04 54020000 00", &d), 0x6282);
 	assert_true(d.len > 4);
 	card_free(&k);
@@ -472,10 +477,15 @@ static void test_select_and_fcp(void **state)
 	assert_int_equal(xfer(&k.c, SELECT_AID_NO_FCP, NULL), 0x6A86);
 	/* pico's observed FCP, options 0000 before the first INITIALIZE. */
 	assert_int_equal(xfer(&k.c, SELECT_AID, &d), 0x9000);
-	assert_data_hex(&d, "6222810200008201018302000084" "0B2B0601040181C31F020100" "8A0105" "85050000FF0606");
+	assert_data_hex(&d, "6222810200008201018302000084" "0B2B0601040181C31F020130" "8A0105" "85050000FF0606");
 	assert_int_equal(xfer(&k.c, INIT_NO_DKEK, NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, SELECT_AID, &d), 0x9000);
-	assert_data_hex(&d, "6222810200008201018302000084" "0B2B0601040181C31F020100" "8A0105" "85050001FF0606");
+	assert_data_hex(&d, "6222810200008201018302000084" "0B2B0601040181C31F020130" "8A0105" "85050001FF0606");
+	/* Without Le the data waits for GET RESPONSE; 3F00 does not exist. */
+	assert_int_equal(xfer(&k.c, "00A404000BE82B0601040181C31F0201", NULL), 0x6124);
+	assert_int_equal(xfer(&k.c, "00C0000024", &d), 0x9000);
+	assert_int_equal(d.len, 0x24);
+	assert_int_equal(xfer(&k.c, "00A40000023F0000", NULL), 0x6A82);
 	/* Wrong data (a 3-byte PIN): 67 00 where the real card says 6A 80. */
 	assert_int_equal(xfer(&k.c, "0020008103313131", NULL), 0x6700);
 	assert_int_equal(k.st.profile->atr_len, 24);
