@@ -461,8 +461,8 @@ static int verify_path(struct link *path, size_t depth, devaut_result *r, hv_err
 		if (rc == HV_ENOMEM || rc == HV_EINTERNAL)
 			return hv_fail(err, rc, "%s", e.msg);
 		if (rc == HV_EINTEGRITY)
-			return verdict(r, DEVAUT_FAILED, "the %s certificate %s does not verify under %s: %s",
-				       k == 0 ? "device" : "issuer", l->cert->chr, up->cert->chr, e.msg);
+			return verdict(r, DEVAUT_FAILED, "%s certificate %s: %s",
+				       k == 0 ? "device" : "issuer", l->cert->chr, e.msg);
 		if (rc)
 			return verdict(r, DEVAUT_FAILED, "%s", e.msg);
 	}
