@@ -97,35 +97,57 @@ int vault_init(vfs *v, const char *recovery_md_text, hv_err *err)
 	return vfs_sync(v, err);
 }
 
-int vault_check(vfs *v, hv_err *err)
+int vault_format(vfs *v, hv_err *err)
 {
 	int ex = vfs_exists(v, VAULT_MARKER, err);
 	if (ex < 0)
-		return err ? err->code : HV_EIO;
-	if (ex == 0)
-		return hv_fail(err, HV_EUSAGE, "%s is not an hsmvault vault (no " VAULT_MARKER
-			       " marker): check the path", v->where);
+		return 0;
+	if (ex == 0) {
+		hv_fail(err, HV_EUSAGE, "%s is not an hsmvault vault (no " VAULT_MARKER
+			" marker): check the path", v->where);
+		return 0;
+	}
 	uint8_t *data;
 	size_t len;
-	int rc = vfs_read(v, VAULT_MARKER, 4096, &data, &len, err);
-	if (rc != HV_OK)
-		return rc;
+	if (vfs_read(v, VAULT_MARKER, 4096, &data, &len, err) != HV_OK)
+		return 0;
 	size_t line = 0;
 	while (line < len && data[line] != '\n')
 		line++;
-	int ok = line == strlen(VAULT_FORMAT) && !memcmp(data, VAULT_FORMAT, line);
-	if (!ok) {
-		rc = hv_fail(err, HV_EUSAGE, "%s: the " VAULT_MARKER " marker says \"%.*s\"; this "
-			     "hsmvault reads " VAULT_FORMAT " vaults", v->where,
-			     (int)(line > 60 ? 60 : line), (const char *)data);
+	int format = 0;
+	if (line == strlen(VAULT_FORMAT) && !memcmp(data, VAULT_FORMAT, line))
+		format = 2;
+	else if (line == strlen(VAULT_FORMAT_1) && !memcmp(data, VAULT_FORMAT_1, line))
+		format = 1;
+	if (!format) {
+		hv_fail(err, HV_EUSAGE, "%s: the " VAULT_MARKER " marker says \"%.*s\"; this "
+			"hsmvault reads " VAULT_FORMAT_1 " and " VAULT_FORMAT " vaults", v->where,
+			(int)(line > 60 ? 60 : line), (const char *)data);
 		/* a line of binary junk is reported, not printed */
 		for (size_t i = 0; i < line && i < 60; i++)
 			if (data[i] < 0x20 || data[i] >= 0x7f) {
-				rc = hv_fail(err, HV_EUSAGE, "%s: the " VAULT_MARKER " marker is not "
-					     "an hsmvault marker: check the path", v->where);
+				hv_fail(err, HV_EUSAGE, "%s: the " VAULT_MARKER " marker is not "
+					"an hsmvault marker: check the path", v->where);
 				break;
 			}
 	}
 	free(data);
-	return rc;
+	return format;
+}
+
+int vault_check(vfs *v, hv_err *err)
+{
+	if (vault_format(v, err))
+		return HV_OK;
+	return err && err->code ? err->code : HV_EUSAGE;
+}
+
+int vault_mark_format(vfs *v, hv_err *err)
+{
+	int f = vault_format(v, err);
+	if (f == 0)
+		return err && err->code ? err->code : HV_EUSAGE;
+	if (f == 2)
+		return HV_OK;
+	return vfs_write_atomic(v, VAULT_MARKER, VAULT_MARKER_TEXT, strlen(VAULT_MARKER_TEXT), err);
 }

@@ -9,7 +9,13 @@
 #include "vfs/vfs.h"
 
 #define VAULT_MARKER "HSMVAULT"
-#define VAULT_FORMAT "hsmvault-vault/1"
+/* Format 2: verification results go to the journal (vault/journal.h),
+ * never into manifest versions. Format 1 (the same tree without journal/,
+ * verifications recorded as manifest versions) is read as it is and
+ * becomes format 2 with its first journal entry; its manifest versions
+ * stay as they are. */
+#define VAULT_FORMAT "hsmvault-vault/2"
+#define VAULT_FORMAT_1 "hsmvault-vault/1"
 /* The marker file's whole content: the format on the first line. */
 #define VAULT_MARKER_TEXT VAULT_FORMAT "\nThis is an hsmvault backup vault. " \
 	"Read RECOVERY.md before changing anything here.\n"
@@ -35,6 +41,11 @@ int vault_init(vfs *v, const char *recovery_md_text, hv_err *err);
 
 /* HV_OK when v holds the HSMVAULT marker of a format this tool reads. */
 int vault_check(vfs *v, hv_err *err);
+/* The format number in v's marker (1 or 2); 0 with an error otherwise. */
+int vault_format(vfs *v, hv_err *err);
+/* Rewrites a format-1 marker as format 2 (atomically); a format-2 vault
+ * is left alone. */
+int vault_mark_format(vfs *v, hv_err *err);
 
 /* RECOVERY.md for manifest m (NULL: a new, empty vault), from the
  * template compiled in from vault/RECOVERY.md.in, or from tmpl. *out is

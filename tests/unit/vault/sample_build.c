@@ -9,6 +9,7 @@
 
 #include "util/fileio.h"
 #include "util/hex.h"
+#include "vault/journal.h"
 #include "vault/manifest.h"
 #include "vault/vault.h"
 #include "vfs/vfs_dir.h"
@@ -18,6 +19,7 @@ const char *const sample_files[] = {
 	"manifest/000001.yaml", "manifest/000002.yaml", "manifest/000003.yaml",
 	"shares/dkek-share-1.pbe", "shares/dkek-share-2.pbe",
 	"keys/" SAMPLE_KCV "/" SAMPLE_KEY_ID ".wrap",
+	"journal/000001.yaml",
 };
 const size_t sample_file_count = sizeof(sample_files) / sizeof(sample_files[0]);
 
@@ -133,8 +135,10 @@ static int build(vfs *v, const char *data_dir, hv_err *err)
 			       sizeof(id1));
 	manifest_card_identity("DECC0100002", (const uint8_t *)"sample device key 2", 19, id2,
 			       sizeof(id2));
-	manifest_card c1 = { id1, "ESPICOHSMTR", "primary", "5.0", SAMPLE_KCV, { NULL, 0 }, NULL };
-	manifest_card c2 = { id2, "DECC0100002", "backup", "3.5", SAMPLE_KCV, { NULL, 0 }, NULL };
+	manifest_card c1 = { .id = id1, .serial = "ESPICOHSMTR", .role = "primary",
+			     .firmware = "5.0", .kcv = SAMPLE_KCV };
+	manifest_card c2 = { .id = id2, .serial = "DECC0100002", .role = "backup",
+			     .firmware = "3.5", .kcv = SAMPLE_KCV };
 	manifest_add_card(m, &c1);
 	manifest_add_card(m, &c2);
 	rc = manifest_append_at(v, m, "card set created: 2 shares, 2 cards, KCV " SAMPLE_KCV,
@@ -166,11 +170,29 @@ static int build(vfs *v, const char *data_dir, hv_err *err)
 	manifest_add_key(m, &k);
 	free(pub);
 	manifest_strlist_add(&m->cards[0].keys, SAMPLE_KEY_ID);
-	manifest_set(&m->cards[0].last_verified, t3);
-	manifest_verification x = { t3, id1, "quick", "ok", "KCV and 1 key match the vault" };
-	manifest_add_verification(m, &x);
 	rc = manifest_append_at(v, m, "backup of card ESPICOHSMTR: 1 key", when, NULL, err);
 	manifest_free(m);
+	if (rc)
+		return rc;
+
+	/* Then a quick verification of both cards: a journal entry naming
+	 * version 3, not a manifest version. */
+	char h3[65];
+	if ((rc = manifest_load_current_hash(v, &m, h3, err)))
+		return rc;
+	manifest_free(m);
+	journal_entry j = { .manifest_version = 3, .kind = "quick", .result = "ok" };
+	memcpy(j.manifest_sha256, h3, sizeof(h3));
+	journal_card jc1 = { id1, "ok", NULL }, jc2 = { id2, "ok", NULL };
+	if (journal_add_card(&j, &jc1) || journal_add_card(&j, &jc2))
+		return hv_fail(err, HV_ENOMEM, "out of memory");
+	rc = journal_append(v, &j, at(2026, 1, 12, 3, 0), NULL, err);
+	for (size_t i = 0; i < j.card_n; i++) {
+		free(j.cards[i].id);
+		free(j.cards[i].result);
+		free(j.cards[i].detail);
+	}
+	free(j.cards);
 	if (rc)
 		return rc;
 

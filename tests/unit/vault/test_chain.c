@@ -107,7 +107,7 @@ static void init_layout(void **state)
 
 	char *marker = f_read(f, "HSMVAULT", NULL);
 	assert_non_null(marker);
-	assert_int_equal(strncmp(marker, "hsmvault-vault/1\n", 17), 0);
+	assert_int_equal(strncmp(marker, "hsmvault-vault/2\n", 17), 0);
 	free(marker);
 	char *rec = f_read(f, "RECOVERY.md", NULL);
 	assert_string_equal(rec, "# my recovery text\n");

@@ -51,9 +51,10 @@ static manifest *full_manifest(void)
 	assert_non_null(manifest_add_share(m, &s1));
 	assert_non_null(manifest_add_share(m, &s2));
 	char *keys[] = { "983b725d0c2b612baf11dd142dee092071cafbe5" };
-	manifest_card c = { "ESPICOHSMTR-0011223344556677", "ESPICOHSMTR", "primary", "5.0",
-			    "DBFFED54BA9E1D5B", { keys, 1 }, "2026-11-28T04:00:00Z" };
-	manifest_card c2 = { "yes", "1e5", "backup", NULL, NULL, { NULL, 0 }, NULL };
+	manifest_card c = { .id = "ESPICOHSMTR-0011223344556677", .serial = "ESPICOHSMTR",
+			    .role = "primary", .firmware = "5.0", .kcv = "DBFFED54BA9E1D5B",
+			    .keys = { keys, 1 }, .last_verified = "2026-11-28T04:00:00Z" };
+	manifest_card c2 = { .id = "yes", .serial = "1e5", .role = "backup" };
 	assert_non_null(manifest_add_card(m, &c));
 	assert_non_null(manifest_add_card(m, &c2));
 	manifest_key k = { keys[0], "myfirst_keypair", 1, "EC P-256", "3059301306", NULL,
@@ -210,8 +211,8 @@ static void hostile_yaml_refused(void **state)
 	expect_refused_text("", 0, "empty");
 	expect_refused_text("\xff\xfe garbage", 10, "not valid YAML");
 
-	/* too many nodes within the size limit */
-	size_t n = 250000;
+	/* too many nodes within the size limit (vault/limits.h) */
+	size_t n = VAULT_LIMIT_MANIFEST_NODES + 10;
 	char *big = malloc(2 * n + 64);
 	strcpy(big, "cards: [");
 	size_t off = strlen(big);
