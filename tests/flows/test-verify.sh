@@ -105,3 +105,78 @@ expect 7 "only one PIN try left" --vault "$V" --deep --no-record --secrets-fd 3 
 hv card status --reader "$(reader_name 0)" >"$WORK/st.out" 2>&1
 grep -qi "1 tr" "$WORK/st.out" || { cat "$WORK/st.out"; fail "the card lost its last try"; }
 ok "deep verify refuses the last PIN try; the card keeps it"
+
+# pico-hsm (simulator profile): a factory-fresh card has no device
+# certificate until its first INITIALIZE and shows its DKEK KCV only after
+# the user PIN was verified in the same card session. Quick verify cannot
+# check that KCV: it says so with exit 11 (never a difference), and
+# --check-kcv verifies only the PIN, reads the KCV and signs nothing.
+sim_pull 0
+sim_pull 1
+sim_insert 0 "$WORK/pico-0.state" --blank --profile pico-hsm --serial ESP0000C001
+sim_insert 1 "$WORK/pico-1.state" --blank --profile pico-hsm --serial ESP0000C002
+hv card status --reader "$(reader_name 0)" >"$WORK/st.out" 2>&1 ||
+	{ cat "$WORK/st.out"; fail "card status of a blank pico-hsm"; }
+grep -q "blank (pico-hsm: no device identity until initialized)" "$WORK/st.out" ||
+	{ cat "$WORK/st.out"; fail "a blank pico-hsm is not shown as blank"; }
+ok "a factory-fresh pico-hsm without device certificate is shown as blank"
+
+PV=$WORK/pico-vault
+write_policy "$WORK/pico.yaml" pico 2 alice
+sed -i 's/^  count: 2$/&\n  unattested: accept/' "$WORK/pico.yaml"
+hv enroll --vault "$PV" --policy "$WORK/pico.yaml" --secrets-fd 3 3< <(secrets) \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "enroll two blank pico-hsm cards"; }
+hv show --vault "$PV" --json | python3 -c '
+import json,sys; m=json.load(sys.stdin)["manifest"]
+ids=sorted((c["serial"], c["id"]) for c in m["cards"])
+assert [s for s,_ in ids]==["ESP0000C001","ESP0000C002"], ids
+assert all(i.startswith(s+"-") and len(i)==len(s)+17 for s,i in ids), ids' ||
+	fail "the identities created at INITIALIZE were not recorded"
+ok "blank pico-hsm cards enroll; the identity made at INITIALIZE is recorded"
+sim_pull 1
+pkcs11-tool --login --pin "$PIN" --keypairgen --key-type rsa:2048 --label p-rsa --id 0e01 \
+	>/dev/null 2>&1 || fail "RSA keypairgen on the pico-hsm"
+sim_insert 1 "$WORK/pico-1.state"
+hv backup --vault "$PV" --secrets-fd 3 3< <(pinfd) >"$WORK/out" 2>&1 ||
+	{ cat "$WORK/out"; fail "backup of the pico-hsm set"; }
+
+expect 11 "KCV not checked: card ESP0000C001 shows its DKEK check value only after the user PIN (pico-hsm); rerun with --check-kcv" \
+	--vault "$PV" --no-record
+! grep -q DIFFERENCE "$WORK/v.out" || { cat "$WORK/v.out"; fail "a hidden KCV was a difference"; }
+grep -q "card ESP0000C002 shows its DKEK check value only after" "$WORK/v.out" ||
+	{ cat "$WORK/v.out"; fail "the second card's KCV is not named"; }
+hv verify --vault "$PV" --no-record --json >"$WORK/p.json" 2>/dev/null
+rc=$?
+[ "$rc" = 11 ] || { cat "$WORK/p.json"; fail "verify --json of a pico set: exit $rc, expected 11"; }
+python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+assert d["ok"] is False and d["differences"]==[], d
+assert d["error"]["code"]=="incomplete", d
+inc=d["incomplete"]; assert len(inc)==2 and all(x["check"]=="kcv" for x in inc), inc
+assert sorted(x["card"].split("-")[0] for x in inc)==["ESP0000C001","ESP0000C002"], inc' \
+	"$WORK/p.json" || fail "verify --json: $(cat "$WORK/p.json")"
+ok "quick verify of a KCV-after-PIN card: exit 11, listed as not checked (JSON too)"
+
+# SIGN commands so far, in pcscd's APDU log
+signs() { grep -c "APDU: 80 68 " "$WORK/pcscd.log"; }
+n0=$(signs)
+expect 0 "verified 2 cards and 1 key: everything matches" --vault "$PV" --no-record \
+	--check-kcv --secrets-fd 3 3< <(pinfd)
+[ "$(signs)" = "$n0" ] || fail "verify --check-kcv signed something"
+expect 0 "each proven by a signature" --vault "$PV" --no-record --deep --secrets-fd 3 \
+	3< <(pinfd)
+[ "$(signs)" -gt "$n0" ] || fail "deep verify sent no SIGN (or pcscd logs no APDUs)"
+ok "--check-kcv checks the KCV after the PIN (exit 0); deep verify proves the RSA key"
+
+# the same from the public record, and a real difference still counts
+hv record export --vault "$PV" --out "$WORK/pico-record.yaml" >/dev/null || fail "record export"
+expect 11 "rerun with --check-kcv" --record "$WORK/pico-record.yaml"
+expect 0 "everything matches" --record "$WORK/pico-record.yaml" --check-kcv --secrets-fd 3 \
+	3< <(pinfd)
+sim_pull 1
+sim_insert 1 "$WORK/pico-2.state" --blank --profile pico-hsm --serial ESP0000C003
+expect 1 "(blank, no identity yet) in reader .* is not a card of this set" --vault "$PV" \
+	--no-record
+grep -q "NOT CHECKED: KCV not checked: card ESP0000C001" "$WORK/v.out" ||
+	{ cat "$WORK/v.out"; fail "the hidden KCV beside a difference is not listed"; }
+ok "verify --record says the same; a real difference still exits 1"
