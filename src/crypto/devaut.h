@@ -87,6 +87,18 @@ typedef struct devaut_result {
 
 /* Judges the content of EF 2F02 (len 0 allowed). Returns 0 with *r
  * filled for every verdict; non-zero only for HV_ENOMEM / HV_EINTERNAL. */
+/* Details of the verdicts (devaut.c):
+ * - a self-signed device certificate whose self-signature does not
+ *   verify is FAILED, not NOT_ATTESTED;
+ * - one byte-identical to an anchor (an operator who trusts exactly this
+ *   pico-hsm, by putting its certificate in a --trust-dir) is GENUINE,
+ *   with root_chr its own CHR;
+ * - a 67 request in EF 2F02 (pico-hsm firmware before df9b45e) must be
+ *   well-formed and is otherwise ignored;
+ * - 00 or FF padding after the last element is ignored.
+ * The anchor set is only read: one set may serve several threads. A check
+ * costs about 3 to 7 ms (brainpoolP256r1: up to two signatures and three
+ * point validations); loading the default anchors about 25 ms. */
 int devaut_check(const devaut_anchors *a, const uint8_t *ef, size_t len,
 		 devaut_result *r, hv_err *err);
 
