@@ -12,6 +12,16 @@ hv_require_tool python3 python3
 [ -x "${HV_DKEK_TOOL:-}" ] || hv_fail "HV_DKEK_TOOL must name the hv-dkek-tool helper (set by meson)"
 [ -d "${HV_TEST_DATA:-}/sc-hsm-tool" ] || hv_fail "HV_TEST_DATA must name tests/data (set by meson)"
 
+# The card family the simulator plays (meson runs every test once per
+# profile; sim_insert passes it on). pico-hsm differs where OpenSC's tools
+# see it differently: each test asserts that difference, never skips it.
+PROFILE=${HV_SIM_PROFILE:-smartcard-hsm}
+case $PROFILE in
+smartcard-hsm | nitrokey-hsm2 | pico-hsm) ;;
+*) hv_fail "HV_SIM_PROFILE '$PROFILE' is not a simulator profile" ;;
+esac
+is_pico() { [ "$PROFILE" = pico-hsm ]; }
+
 # The PINs of the reference files (tests/data/sc-hsm-tool/README.md).
 PIN=648219
 SOPIN=3537363231383830
@@ -41,6 +51,29 @@ import_share() {
 # The KCV sc-hsm-tool prints for the card in reader IDX ("" while pending).
 card_kcv() {
 	run sc-hsm-tool --reader "$(reader_name "$1")" | sed -n 's/^DKEK key check value *: *//p'
+}
+
+# The KCV the card in reader IDX shows in one card session after VERIFY
+# of the user PIN (opensc-tool sends all three APDUs in one connection):
+# what an operator runs on a card that hides its KCV from sc-hsm-tool.
+card_kcv_after_pin() {
+	local pin_hex out
+	pin_hex=$(printf '%s' "$PIN" | od -An -tx1 | tr -d ' \n')
+	out=$(run opensc-tool --reader "$(reader_name "$1")" \
+		-s 00A404000BE82B0601040181C31F020100 \
+		-s "00200081$(printf '%02X' ${#PIN})$pin_hex" \
+		-s 8052000000) || hv_fail "opensc-tool could not read the KCV after VERIFY on reader $1"
+	echo "$out" >&2
+	# The last "Received" block: total, outstanding, 8 KCV bytes, SW.
+	python3 -c '
+import re, sys
+blocks = re.findall(r"Received \(SW1=0x([0-9a-fA-F]{2}), SW2=0x([0-9a-fA-F]{2})\)(?::\s*\n((?:[0-9A-Fa-f]{2} [^\n]*\n?)*))?", sys.stdin.read())
+sw1, sw2, data = blocks[-1]
+assert (sw1 + sw2).upper() == "9000", (sw1, sw2)
+hexbytes = re.findall(r"\b[0-9A-Fa-f]{2}\b", " ".join(line[:3 * 16 + 8] for line in (data or "").splitlines()))
+assert len(hexbytes) >= 10, data
+print("".join(hexbytes[2:10]).upper())
+' <<<"$out"
 }
 
 # A password file for hv-dkek-tool (passwords stay out of its argv).
