@@ -528,6 +528,11 @@ out:
 int luks_header_backup(const char *path, const char *file, hv_err *err)
 {
 	struct luks_handle h;
+	struct stat st;
+	/* libcryptsetup refuses too, but with an error code of another class */
+	if (lstat(file, &st) == 0)
+		return hv_fail(err, HV_EUSAGE, "cannot back up the LUKS2 header of %s to %s: the "
+			       "file exists; choose a new name", path, file);
 	int rc = open_cd(path, &h, USE_READ, err);
 	if (rc)
 		return rc;
