@@ -9,10 +9,12 @@
 #include "cli/cli.h"
 #include "cli/vault_args.h"
 #include "util/json.h"
+#include "vault/history.h"
 #include "vault/manifest.h"
 
 struct show_ctx {
 	unsigned long want;      /* 0: the highest */
+	int full;                /* --full: parse every version */
 	manifest *m;
 	char sha256[65];
 	unsigned long seen;      /* versions verified */
@@ -20,26 +22,85 @@ struct show_ctx {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hsmvault show --vault FOLDER|IMAGE|DEVICE [--version N] [--json]\n"
-		   "                     [--passphrase-fd N]\n\n"
-		   "Shows one manifest version in full: the current one, or version N.\n"
-		   "The hash chain is checked from version 1, and for the current version\n"
-		   "every file it names; a break is named and the exit status is 5.\n");
+	fprintf(f, "usage: hsmvault show --vault FOLDER|IMAGE|DEVICE [--version N] [--full]\n"
+		   "                     [--json] [--passphrase-fd N]\n\n"
+		   "Shows one manifest version in full: the current one, or version N,\n"
+		   "and the last verification (the journal's last entry). The hash chain\n"
+		   "is checked from version 1 (older versions by their sha256 and link;\n"
+		   "--full: every version parsed), the journal's chain, and for the\n"
+		   "current version every file it names; a break is named and the exit\n"
+		   "status is 5.\n");
 }
 
-static int visit(const manifest *m, const char *sha256, void *p)
+/* The chain, the journal and the current version (vault/history.h); an
+ * older version asked for is read on its own once its link checked. On a
+ * break, the last version before it that was asked for is kept. */
+static int load(vfs *v, struct show_ctx *c, vault_history *h, hv_err *err)
 {
-	struct show_ctx *c = p;
-	c->seen = m->version;
-	if (c->want && m->version != c->want)
-		return HV_OK;
-	manifest *copy;
-	if (manifest_clone(m, &copy, NULL) != HV_OK)
-		return HV_ENOMEM;
-	manifest_free(c->m);
-	c->m = copy;
-	memcpy(c->sha256, sha256, sizeof(c->sha256));
-	return HV_OK;
+	int rc = vault_history_load(v, c->full, 0, h, err);
+	c->seen = h->versions;
+	unsigned long want = c->want ? c->want : c->seen;
+	if (want && want <= c->seen && (rc == HV_OK || !c->want || want < c->seen)) {
+		if (h->current && h->current->version == want) {
+			c->m = h->current;
+			h->current = NULL;
+			memcpy(c->sha256, h->current_sha256, sizeof(c->sha256));
+		} else {
+			hv_err e2;
+			hv_err_clear(&e2);
+			int r2 = manifest_read_version(v, want, &c->m, c->sha256, &e2);
+			if (rc == HV_OK && r2 != HV_OK) {
+				*err = e2;
+				rc = r2;
+			}
+		}
+	}
+	if (rc == HV_OK && c->m && c->m->version == c->seen)
+		rc = manifest_check_files(v, c->m, err);
+	return rc;
+}
+
+static void print_last_verification(const vault_history *h)
+{
+	const journal_entry *e = h->last_entry;
+	if (!e) {
+		printf("last verification %s\n", h->last_verified[0] ? h->last_verified
+								 : "- (never)");
+		return;
+	}
+	printf("last verification journal entry %lu, %s: %s, %s, %lu difference(s), of manifest "
+	       "version %lu\n", e->entry, e->time, e->kind, e->result, e->differences,
+	       e->manifest_version);
+	for (size_t i = 0; i < e->card_n; i++)
+		printf("  %s  %s%s%s\n", e->cards[i].id, e->cards[i].result,
+		       e->cards[i].detail ? "  " : "", e->cards[i].detail ? e->cards[i].detail : "");
+}
+
+static void json_last_verification(json_out *j, const vault_history *h)
+{
+	const journal_entry *e = h->last_entry;
+	if (!e) {
+		json_null(j, "last_verification");
+		return;
+	}
+	json_obj_begin(j, "last_verification");
+	json_int(j, "entry", (long long)e->entry);
+	json_str(j, "time", e->time);
+	json_str(j, "kind", e->kind);
+	json_str(j, "result", e->result);
+	json_int(j, "differences", (long long)e->differences);
+	json_int(j, "manifest_version", (long long)e->manifest_version);
+	json_str(j, "manifest_sha256", e->manifest_sha256);
+	json_arr_begin(j, "cards");
+	for (size_t i = 0; i < e->card_n; i++) {
+		json_obj_begin(j, NULL);
+		json_str(j, "id", e->cards[i].id);
+		json_str(j, "result", e->cards[i].result);
+		json_str(j, "detail", e->cards[i].detail);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_obj_end(j);
 }
 
 static const char *or_none(const char *s)
@@ -215,7 +276,10 @@ static int parse_version(const char *s, unsigned long *out, hv_err *err)
 static int show_option(int opt, const char *arg, void *p, hv_err *err)
 {
 	struct show_ctx *c = p;
-	(void)opt; /* --version is show's only option of its own */
+	if (opt == 'F') {
+		c->full = 1;
+		return HV_OK;
+	}
 	return parse_version(arg, &c->want, err);
 }
 
@@ -224,6 +288,7 @@ int cmd_show(int argc, char **argv, hv_err *err)
 	static const struct option opts[] = {
 		{ "vault", required_argument, NULL, 'v' },
 		{ "version", required_argument, NULL, 'n' },
+		{ "full", no_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "passphrase-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
@@ -242,14 +307,11 @@ int cmd_show(int argc, char **argv, hv_err *err)
 	vfs *v;
 	if ((rc = vault_args_open(&a, &v, err)) != HV_OK)
 		return rc;
-	rc = manifest_walk(v, visit, &c, err);
-	if (rc == HV_ENOMEM && err && !err->msg[0])
-		hv_fail(err, HV_ENOMEM, "out of memory reading the manifest");
-	int current = rc == HV_OK && c.m && c.m->version == c.seen;
 	/* Files are checked for the current version only: older versions may
 	 * name files that later versions replaced. */
-	if (current)
-		rc = manifest_check_files(v, c.m, err);
+	vault_history h;
+	rc = load(v, &c, &h, err);
+	int current = rc == HV_OK && c.m && c.m->version == c.seen;
 	if (rc == HV_OK && !c.m)
 		rc = hv_fail(err, HV_EUSAGE, "%s has %lu manifest version(s); there is no version %lu",
 			     v->where, c.seen, c.want);
@@ -261,6 +323,7 @@ int cmd_show(int argc, char **argv, hv_err *err)
 		json_bool(&j, "current", current);
 		if (c.m)
 			print_json(&j, c.m, c.sha256);
+		json_last_verification(&j, &h);
 		vault_args_json_result(&j, rc, err);
 		json_obj_end(&j);
 		json_finish(&j);
@@ -268,9 +331,11 @@ int cmd_show(int argc, char **argv, hv_err *err)
 		if (rc != HV_OK && !c.want)
 			printf("(the chain breaks after this version; it may not be the current one)\n");
 		print_human(c.m, c.sha256, v->where, current);
+		print_last_verification(&h);
 		fflush(stdout);
 	}
 	manifest_free(c.m);
+	vault_history_free(&h);
 	vfs_close(v);
 	return rc;
 }
