@@ -19,6 +19,8 @@
 #include "flows/keyinfo.h"
 #include "flows/record.h"
 #include "flows/shares.h"
+#include "vault/history.h"
+#include "vault/journal.h"
 #include "vault/manifest.h"
 #include "vault/vault.h"
 
@@ -246,22 +248,28 @@ static int verify_card(flow_card *c, void *ctxp, hv_err *err)
 	return rc;
 }
 
-/* The current manifest without its file checks (those become findings). */
+/* The current manifest without its file checks (those become findings),
+ * its sha256 (the journal entry names it) and the last verification. */
 struct last_version {
 	manifest *m;
+	char sha256[65];
+	char last_verified[21];  /* "" when never */
 };
 
-static int keep_last(const manifest *m, const char *sha, void *ctx)
+/* Chain and journal: by hashes, or (deep verify, full) every version
+ * parsed; the current version's files are checked as findings below. */
+static int load_vault(vfs *v, int full, struct last_version *lv, hv_err *err)
 {
-	(void)sha;
-	struct last_version *l = ctx;
-	manifest *copy;
-	hv_err e;
-	if (manifest_clone(m, &copy, &e) != HV_OK)
-		return HV_ENOMEM;
-	manifest_free(l->m);
-	l->m = copy;
-	return HV_OK;
+	vault_history h;
+	int rc = vault_history_load(v, full, 0, &h, err);
+	if (rc == HV_OK) {
+		lv->m = h.current;
+		h.current = NULL;
+		memcpy(lv->sha256, h.current_sha256, sizeof(lv->sha256));
+		memcpy(lv->last_verified, h.last_verified, sizeof(lv->last_verified));
+	}
+	vault_history_free(&h);
+	return rc;
 }
 
 static int check_blobs(struct verify_ctx *x, vfs *v, verify_report *rep, hv_err *err)
@@ -329,12 +337,12 @@ static time_t parse_time(const char *s)
 	return timegm(&tm);
 }
 
-static void check_age(struct verify_ctx *x, unsigned max_age, verify_report *rep)
+/* Staleness from the journal's last entry (or, in a format-1 vault not
+ * verified since, the last entry of its `verifications` list). */
+static void check_age(struct verify_ctx *x, const char *last_verified, unsigned max_age,
+		      verify_report *rep)
 {
-	const char *last = NULL;
-	for (size_t i = 0; i < x->m->verification_n; i++)
-		if (!last || strcmp(x->m->verifications[i].time, last) > 0)
-			last = x->m->verifications[i].time;
+	const char *last = last_verified[0] ? last_verified : NULL;
 	if (last)
 		snprintf(rep->last_verified, sizeof(rep->last_verified), "%s", last);
 	if (!max_age)
@@ -347,17 +355,18 @@ static void check_age(struct verify_ctx *x, unsigned max_age, verify_report *rep
 	}
 }
 
-static int record_results(struct verify_ctx *x, vfs *v, cardset *cs, struct card_result *cr,
-			  verify_report *rep, hv_err *err)
+/* One journal entry for the run (vault format 2): the manifest is not
+ * touched, so a weekly verify no longer grows the chain. */
+static int record_results(struct verify_ctx *x, vfs *v, const char *manifest_sha256,
+			  cardset *cs, struct card_result *cr, verify_report *rep, hv_err *err)
 {
-	manifest *next;
-	int rc = manifest_clone(x->m, &next, err);
-	if (rc != HV_OK)
-		return rc;
-	char now[32];
-	flow_time_now(now, sizeof(now));
-	int oom = 0;
-	for (size_t i = 0; i < cs->n && !oom; i++) {
+	journal_entry e = { .manifest_version = x->m->version,
+			    .differences = rep->n_findings };
+	memcpy(e.manifest_sha256, manifest_sha256, sizeof(e.manifest_sha256));
+	snprintf(e.kind, sizeof(e.kind), "%s", x->fc->deep ? "deep" : "quick");
+	snprintf(e.result, sizeof(e.result), "%s", rep->n_findings ? "mismatch" : "ok");
+	int rc = HV_OK;
+	for (size_t i = 0; i < cs->n && rc == HV_OK; i++) {
 		if (!cr[i].member)
 			continue;
 		const char *detail = NULL;
@@ -366,32 +375,26 @@ static int record_results(struct verify_ctx *x, vfs *v, cardset *cs, struct card
 							    cs->cards[i].card_id))
 				detail = rep->findings[k].what;
 		/* a KCV hidden until the PIN: nothing differs, but the card
-		 * was not fully checked, so it is not "last verified" */
+		 * was not fully checked: the entry says which check was left */
 		const char *unchecked = NULL;
 		for (size_t k = 0; k < rep->n_incomplete && !unchecked; k++)
 			if (rep->incomplete[k].card && !strcmp(rep->incomplete[k].card,
 							      cs->cards[i].card_id))
 				unchecked = rep->incomplete[k].what;
-		manifest_verification mv = { .time = now, .card = cs->cards[i].card_id,
-					     .kind = x->fc->deep ? "deep" : "quick",
-					     .result = detail ? "mismatch" : "ok",
-					     .detail = (char *)(detail ? detail : unchecked) };
-		oom = !manifest_add_verification(next, &mv);
-		manifest_card *mc = manifest_find_card(next, cs->cards[i].card_id);
-		if (mc && !detail && !unchecked && !oom)
-			oom = manifest_set(&mc->last_verified, now) != HV_OK;
+		journal_card jc = { .id = cs->cards[i].card_id,
+				    .result = detail ? "mismatch" : "ok",
+				    .detail = (char *)(detail ? detail : unchecked) };
+		if (journal_add_card(&e, &jc) != HV_OK)
+			rc = hv_fail(err, HV_ENOMEM, "out of memory");
 	}
-	if (oom) {
-		manifest_free(next);
-		return hv_fail(err, HV_ENOMEM, "out of memory");
+	if (rc == HV_OK)
+		rc = journal_append(v, &e, time(NULL), &rep->recorded, err);
+	for (size_t i = 0; i < e.card_n; i++) {
+		free(e.cards[i].id);
+		free(e.cards[i].result);
+		free(e.cards[i].detail);
 	}
-	char change[128];
-	snprintf(change, sizeof(change), "verify (%s): %zu card%s, %zu difference%s",
-		 x->fc->deep ? "deep" : "quick", rep->cards_checked,
-		 rep->cards_checked == 1 ? "" : "s", rep->n_findings,
-		 rep->n_findings == 1 ? "" : "s");
-	rc = flow_append_version(v, next, change, &rep->recorded, err);
-	manifest_free(next);
+	free(e.cards);
 	return rc;
 }
 
@@ -413,11 +416,9 @@ int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report 
 	if (rc != HV_OK)
 		goto out;
 	if (o->record_path) {
-		rc = record_load(o->record_path, &lv.m, &max_age, err);
+		rc = record_load(o->record_path, &lv.m, &max_age, lv.last_verified, err);
 	} else {
-		rc = manifest_walk(v, keep_last, &lv, err);
-		if (rc == HV_OK && !lv.m)
-			rc = hv_fail(err, HV_EINTEGRITY, "the vault has no manifest version");
+		rc = load_vault(v, fc->deep || o->full, &lv, err);
 		if (rc == HV_OK)
 			rc = record_policy_max_age(v, &max_age, err);
 	}
@@ -449,8 +450,8 @@ int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report 
 		goto out;
 	rep->cards_checked = cs.n;
 	rep->keys_checked = x.keys_checked;
-	check_age(&x, max_age, rep);
-	if (v && o->record_result && (rc = record_results(&x, v, &cs, cr, rep, err)) != HV_OK)
+	check_age(&x, lv.last_verified, max_age, rep);
+	if (v && o->record_result && (rc = record_results(&x, v, lv.sha256, &cs, cr, rep, err)) != HV_OK)
 		goto out;
 	for (size_t i = 0; i < rep->n_incomplete; i++)
 		flow_say(fc, "NOT CHECKED: %s", rep->incomplete[i].what);
@@ -505,9 +506,9 @@ void verify_report_json(const verify_report *rep, json_out *j)
 	json_bool(j, "stale", rep->stale);
 	json_str(j, "last_verified", rep->last_verified[0] ? rep->last_verified : NULL);
 	if (rep->recorded)
-		json_int(j, "recorded_version", (long long)rep->recorded);
+		json_int(j, "recorded_entry", (long long)rep->recorded);
 	else
-		json_null(j, "recorded_version");
+		json_null(j, "recorded_entry");
 	json_arr_begin(j, "differences");
 	for (size_t i = 0; i < rep->n_findings; i++) {
 		json_obj_begin(j, NULL);

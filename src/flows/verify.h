@@ -24,7 +24,7 @@ typedef struct verify_report {
 	size_t cards_checked;
 	size_t blobs_checked;    /* blob files hashed (vault runs only)      */
 	unsigned long version;   /* manifest version checked against          */
-	unsigned long recorded;  /* version written with the results (0: none) */
+	unsigned long recorded;  /* journal entry written with the results (0: none) */
 	size_t keys_checked;
 	verify_finding *findings;
 	size_t n_findings;
@@ -42,8 +42,10 @@ typedef struct verify_opts {
 	int check_kcv;           /* --check-kcv: ask the user PIN, verify it and
 				  * read each card's KCV after it (pico-hsm
 				  * hides it until then); signs nothing */
-	int record_result;       /* write a verification entry into the vault
-				  * (a new manifest version); vault only */
+	int record_result;       /* write a verification entry into the vault's
+				  * journal (journal/NNNNNN.yaml); vault only */
+	int full;                /* parse every manifest version, not only the
+				  * current one (--deep does too)              */
 } verify_opts;
 
 /* HV_OK when everything matches, HV_EMISMATCH when any finding exists

@@ -66,6 +66,11 @@ static int on_entry(const journal_entry *j, const char *sha, void *p)
 		return HV_ENOMEM;
 	e->kind = VAULT_EV_JOURNAL;
 	e->number = j->entry;
+	memcpy(e->check_kind, j->kind, sizeof(e->check_kind));
+	memcpy(e->result, j->result, sizeof(e->result));
+	e->differences = j->differences;
+	e->manifest_version = j->manifest_version;
+	e->cards = j->card_n;
 	memcpy(e->time, j->time, sizeof(e->time));
 	memcpy(e->sha256, sha, 65);
 	snprintf(e->text, sizeof(e->text), "verify (%s): %zu card%s, %lu difference%s; checked "

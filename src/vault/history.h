@@ -26,6 +26,12 @@ typedef struct vault_event {
 	char time[21];
 	char sha256[65];             /* of the version or entry file             */
 	char text[1100];             /* the change, or the entry's summary       */
+	/* journal entries only: */
+	char check_kind[8];          /* "quick" or "deep"                        */
+	char result[10];             /* "ok" or "mismatch"                       */
+	unsigned long differences;
+	unsigned long manifest_version; /* the version it checked                */
+	size_t cards;
 } vault_event;
 
 typedef struct vault_history {

@@ -106,7 +106,9 @@ static void log_sample(void **state)
 
 	struct run r = hv("log", "--vault", s, NULL, NULL, NULL);
 	assert_int_equal(r.rc, 0);
-	assert_int_equal(count_lines(r.out), 4);
+	assert_int_equal(count_lines(r.out), 5); /* heading, 3 versions, 1 journal entry */
+	expect_has(r.out, "    J1  2026-01-12T03:00:00Z  ");
+	expect_has(r.out, "verify (quick): 2 cards, 0 differences; checked manifest version 3");
 	expect_has(r.out, "     1  2026-01-05T09:00:00Z  ");
 	expect_has(r.out, "vault created");
 	expect_has(r.out, "card set created: 2 shares, 2 cards, KCV DBFFED54BA9E1D5B");
