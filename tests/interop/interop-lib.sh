@@ -70,7 +70,12 @@ import re, sys
 blocks = re.findall(r"Received \(SW1=0x([0-9a-fA-F]{2}), SW2=0x([0-9a-fA-F]{2})\)(?::\s*\n((?:[0-9A-Fa-f]{2} [^\n]*\n?)*))?", sys.stdin.read())
 sw1, sw2, data = blocks[-1]
 assert (sw1 + sw2).upper() == "9000", (sw1, sw2)
-hexbytes = re.findall(r"\b[0-9A-Fa-f]{2}\b", " ".join(line[:3 * 16 + 8] for line in (data or "").splitlines()))
+hexbytes = []
+for line in (data or "").splitlines():
+    for tok in line.split()[:16]:
+        if not re.fullmatch(r"[0-9A-Fa-f]{2}", tok):
+            break
+        hexbytes.append(tok)
 assert len(hexbytes) >= 10, data
 print("".join(hexbytes[2:10]).upper())
 ' <<<"$out"
