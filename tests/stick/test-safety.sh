@@ -114,3 +114,58 @@ grep -q "prepared $l: LUKS2" "$WORK/tty.out" || tty_fail "typed confirmation ref
 cryptsetup isLuks "$l" || tty_fail "no LUKS after the typed confirmation"
 ok "typed confirmation accepted"
 drop_loop "$l"
+
+# 8. not empty = confirmation, whatever blkid says. Empty is a missing image
+# or one of zeros (judged by a bounded sample: the first and last MiB, the
+# places a LUKS2 secondary header can start, 256 blocks spread evenly).
+# needs_confirm IMAGE REASON: batch prepare refused (7), image unchanged;
+# with --confirm-device it goes ahead
+needs_confirm() {
+	refused 7 "$2" "$1" -- --batch
+	printf '%s\n' "$PASS" | "$HSMVAULT" stick prepare "$1" --passphrase-fd 0 $FAST --batch \
+		--confirm-device "$1" >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "confirmed prepare of $1"; }
+	cryptsetup isLuks "$1" || fail "confirmed prepare of $1 wrote no LUKS header"
+}
+no_confirm() { # no_confirm IMAGE [ARGS]: batch prepare goes ahead without a confirmation
+	local img=$1; shift
+	printf '%s\n' "$PASS" | "$HSMVAULT" stick prepare "$img" --passphrase-fd 0 $FAST --batch "$@" \
+		>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "prepare of empty $img asked for a confirmation"; }
+	grep -q "^prepared $img" "$WORK/out" || fail "prepare of $img"
+}
+head -c 48M /dev/urandom >"$WORK/random.img"
+needs_confirm "$WORK/random.img" "data no tool recognizes"
+ok "random data (maybe an old encrypted stick) needs the confirmation"
+
+# a vault whose LUKS magic (both copies) was destroyed: no signature left
+hv_pass stick prepare "$WORK/magic.img" --size 48M $FAST >/dev/null 2>&1 || fail "prepare magic.img"
+printf 'XXXX' | dd of="$WORK/magic.img" bs=1 seek=0 conv=notrunc status=none
+printf 'XXXX' | dd of="$WORK/magic.img" bs=1 seek=16384 conv=notrunc status=none
+[ -z "$(blkid -p -o value -s TYPE "$WORK/magic.img")" ] || fail "blkid still sees magic.img"
+needs_confirm "$WORK/magic.img" "data no tool recognizes"
+# only the primary's magic destroyed: the secondary copy still opens it
+hv_pass stick prepare "$WORK/magic1.img" --size 48M $FAST >/dev/null 2>&1 || fail "prepare magic1.img"
+printf 'XXXX' | dd of="$WORK/magic1.img" bs=1 seek=0 conv=notrunc status=none
+refused 7 "LUKS" "$WORK/magic1.img" -- --batch
+ok "damaged LUKS magic needs the confirmation"
+
+# data in the last MiB only, or at a secondary-header offset only
+for at in $((48 * 1048576 - 100)) $((64 * 1024)); do
+	rm -f "$WORK/spot.img"; truncate -s 48M "$WORK/spot.img"
+	printf 'x' | dd of="$WORK/spot.img" bs=1 seek="$at" conv=notrunc status=none
+	needs_confirm "$WORK/spot.img" "data no tool recognizes"
+done
+ok "one byte in a sampled place needs the confirmation"
+
+# empty: an existing file of zeros, a missing file
+rm -f "$WORK/zeros.img"; truncate -s 48M "$WORK/zeros.img"
+no_confirm "$WORK/zeros.img"
+rm -f "$WORK/new.img"
+no_confirm "$WORK/new.img" --size 48M
+ok "an all-zero image and a missing one need no confirmation"
+
+# the sample is bounded: a 4 GiB file of zeros is judged without reading it
+rm -f "$WORK/big.img"; truncate -s 4G "$WORK/big.img"
+t0=$EPOCHREALTIME
+no_confirm "$WORK/big.img"
+rm -f "$WORK/big.img"
+ok "4 GiB of zeros judged empty ($(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $t0 }") s with the whole prepare)"
