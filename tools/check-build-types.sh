@@ -30,7 +30,7 @@ for type in "$@"; do
 		echo "build type $type: compiled warning-free in $((SECONDS - start)) s"
 	else
 		echo "build type $type: FAILED (meson setup ${opts[*]} -Dwerror=true${cflags:+, CFLAGS=$cflags}):"
-		grep -E -m 20 'error|warning' "$dir.log" || tail -n 20 "$dir.log"
+		grep -E -m 20 '(error|warning):' "$dir.log" || tail -n 20 "$dir.log"
 		rc=1
 	fi
 	rm -rf "$dir" "$dir.log"
