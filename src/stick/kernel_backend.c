@@ -5,6 +5,7 @@
  * async-signal-safe system calls (umount2, the device-mapper ioctl, unlink,
  * rmdir) because it may interrupt libcryptsetup itself. */
 #include "stick/kernel_backend.h"
+#include "stick/luks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -193,6 +194,14 @@ int kernel_backend_available(hv_err *err)
 /* ext4 keeps 16 bytes of volume name. */
 #define EXT4_LABEL_MAX 16
 
+/* libcryptsetup's log lines: dropped, the return codes carry the cause. */
+static void quiet_log(int level, const char *msg, void *usrptr)
+{
+	(void)level;
+	(void)msg;
+	(void)usrptr;
+}
+
 /* Activates device under a fresh name "hsmvault-<pid>[-n]", recorded for
  * teardown; label (may be NULL) receives the LUKS2 label. */
 static int activate(const char *device, const secbuf *passphrase,
@@ -214,10 +223,22 @@ static int activate(const char *device, const secbuf *passphrase,
 		snprintf(name, sizeof(name), NAME_PREFIX "%ld-%u", (long)getpid(), counter);
 	counter++;
 
+	/* libcryptsetup would rewrite a damaged header copy while loading it:
+	 * only 'stick repair' may do that. Its own lines are never printed. */
+	char damage[200];
+	if ((r = luks_damage(device, damage, sizeof(damage), err)) != HV_OK)
+		return r;
+	if (damage[0])
+		return hv_fail(err, HV_EINTEGRITY, "%s: %s; make a header backup ('hsmvault stick "
+			       "header-backup %s FILE') and repair it ('hsmvault stick repair %s'), or "
+			       "use the userspace backend, which reads it without writing", device,
+			       damage, device, device);
+	crypt_set_log_callback(NULL, quiet_log, NULL);
 	r = crypt_init(&cd, device);
 	if (r < 0)
 		return hv_fail(err, HV_EIO, "%s: cannot open the device: %s", device,
 			       strerror(-r));
+	crypt_set_log_callback(cd, quiet_log, NULL);
 	r = crypt_load(cd, CRYPT_LUKS2, NULL);
 	if (r < 0) {
 		crypt_free(cd);
