@@ -27,15 +27,19 @@ expect() {
 	grep -q -- "$pat" "$WORK/v.out" || { cat "$WORK/v.out"; fail "verify $*: no '$pat'"; }
 }
 
-expect 0 "verified 2 cards and 1 key: everything matches" --vault "$V"
 n=$(ls "$V/manifest" | wc -l)
+expect 0 "verified 2 cards and 1 key: everything matches" --vault "$V"
+[ "$(ls "$V/manifest" | wc -l)" = "$n" ] || fail "verify wrote a manifest version"
 hv show --vault "$V" --json | python3 -c '
-import json,sys; m=json.load(sys.stdin)["manifest"]
-v=m["verifications"]; assert len(v)==2 and all(x["kind"]=="quick" and x["result"]=="ok" for x in v), v
-assert all(c["last_verified"] for c in m["cards"]), m["cards"]' || fail "verification not recorded"
-ok "quick verify passes and is recorded in the manifest"
+import json,sys; d=json.load(sys.stdin); j=d["last_verification"]; m=d["manifest"]
+assert j["entry"]==1 and j["kind"]=="quick" and j["result"]=="ok" and j["differences"]==0, j
+assert len(j["cards"])==2 and all(c["result"]=="ok" for c in j["cards"]), j
+assert j["manifest_version"]==m["version"] and j["manifest_sha256"]==m["sha256"], (j, m)' \
+	|| fail "verification not recorded in the journal"
+ok "quick verify passes and is recorded in the journal, not as a manifest version"
 expect 0 "each proven by a signature" --vault "$V" --deep --no-record --secrets-fd 3 3< <(pinfd)
 [ "$(ls "$V/manifest" | wc -l)" = "$n" ] || fail "--no-record wrote a version"
+[ "$(ls "$V/journal" | wc -l)" = 1 ] || fail "--no-record wrote a journal entry"
 ok "deep verify passes; --no-record records nothing"
 expect 0 "every blob's MAC checked" --vault "$V" --with-shares --no-record --secrets-fd 3 \
 	3< <(echo "share-1 $SHARE1")
