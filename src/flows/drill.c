@@ -259,8 +259,9 @@ static int run(struct drill *d, const policy *p, const uint8_t *ptext, size_t pl
 	int rc;
 	char sim[PATH_MAX];
 	if (find_sim(d->o, sim, sizeof(sim)) != 0)
-		return hv_fail(err, HV_EUSAGE, "hsmvault-sim was not found next to hsmvault: build "
-			       "the whole project (ninja -C build)");
+		return hv_fail(err, HV_EUSAGE, "the simulator hsmvault-sim was not found next to "
+			       "hsmvault: install the Debian package hsmvault-sim (in a source "
+			       "tree: ninja -C build), or give --sim PATH");
 
 	step_begin(d, "prepare an image-file stick (LUKS2 + ext4 vault)");
 	if ((rc = prepare_stick(d, err)) != HV_OK)

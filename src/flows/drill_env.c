@@ -180,8 +180,9 @@ int drill_room_start(const char *workdir, const char *sim_path, drill_room **out
 		return hv_fail(err, HV_EUSAGE, "pcscd is not installed: install the Debian package "
 			       "pcscd (and vsmartcard-vpcd)");
 	if (access(sim_path, X_OK) != 0)
-		return hv_fail(err, HV_EUSAGE, "the simulator %s is missing: build hsmvault "
-			       "(ninja -C build) or give --sim PATH", sim_path);
+		return hv_fail(err, HV_EUSAGE, "the simulator %s is missing: install the Debian "
+			       "package hsmvault-sim (in a source tree: ninja -C build), or give "
+			       "--sim PATH", sim_path);
 	int rc = private_pcsc_socket_dir(err);
 	if (rc != HV_OK)
 		return rc;
