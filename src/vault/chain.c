@@ -289,17 +289,21 @@ static int check_file(vfs *v, const manifest *m, const char *file, const char *w
 {
 	char mpath[64];
 	manifest_version_path(m->version, mpath, sizeof(mpath));
-	int r = vfs_exists(v, file, err);
-	if (r < 0)
-		return with_hint(err, err ? err->code : HV_EIO);
-	if (r == 0)
-		return hv_fail(err, HV_EINTEGRITY, "%s is missing but %s names it: " RESTORE_HINT,
-			       file, mpath);
 	uint8_t *data;
 	size_t len;
+	/* One read (one openat of the file); only a failure asks why. */
 	int rc = vfs_read(v, file, max, &data, &len, err);
-	if (rc != HV_OK)
+	if (rc != HV_OK) {
+		int r = vfs_exists(v, file, err);
+		if (r == 0)
+			return hv_fail(err, HV_EINTEGRITY, "%s is missing but %s names it: "
+				       RESTORE_HINT, file, mpath);
+		if (r < 0)
+			return with_hint(err, err ? err->code : HV_EIO);
+		if (err && !err->msg[0])
+			hv_fail(err, rc, "%s cannot be read", file);
 		return with_hint(err, rc);
+	}
 	char got[65];
 	manifest_sha256_hex(data, len, got);
 	free(data);

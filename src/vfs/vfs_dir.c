@@ -16,6 +16,11 @@
 
 struct dir_impl {
 	int rootfd;
+	/* The folder of the last file read or looked at, kept open: reading
+	 * every key of keys/<KCV>/ then walks that path once, not once per
+	 * file (one openat per file instead of a walk from the root). */
+	char cached[VFS_PATH_MAX];
+	int cachedfd;            /* -1: none */
 };
 
 static int rootfd_of(vfs *v)
@@ -141,6 +146,48 @@ static int walk(vfs *v, const char *path, int whole, int create, int *dirfd,
 	return HV_OK;
 }
 
+/* The open folder holding path's last component, borrowed (the caller
+ * does not close it): the root, or the cached folder, or a fresh walk
+ * that then replaces the cache. *dfd is -1 when the folder is missing. */
+static int parent_fd(vfs *v, const char *path, int *dfd, const char **base, hv_err *err)
+{
+	struct dir_impl *d = v->impl;
+	const char *slash = strrchr(path, '/');
+	*dfd = -1;
+	if (!slash) {
+		*base = path;
+		*dfd = d->rootfd;
+		return HV_OK;
+	}
+	size_t n = (size_t)(slash - path);
+	*base = slash + 1;
+	if (d->cachedfd >= 0 && strlen(d->cached) == n && !memcmp(d->cached, path, n)) {
+		*dfd = d->cachedfd;
+		return HV_OK;
+	}
+	int fd;
+	const char *b;
+	int rc = walk(v, path, 0, 0, &fd, &b, err);
+	if (rc != HV_OK || fd < 0)
+		return rc;
+	if (d->cachedfd >= 0)
+		close(d->cachedfd);
+	memcpy(d->cached, path, n);
+	d->cached[n] = '\0';
+	d->cachedfd = fd;
+	*dfd = fd;
+	return HV_OK;
+}
+
+static void forget_cached(vfs *v)
+{
+	struct dir_impl *d = v->impl;
+	if (d->cachedfd >= 0)
+		close(d->cachedfd);
+	d->cachedfd = -1;
+	d->cached[0] = '\0';
+}
+
 static int dir_read(vfs *v, const char *path, size_t max, uint8_t **data,
 		    size_t *len, hv_err *err)
 {
@@ -151,14 +198,13 @@ static int dir_read(vfs *v, const char *path, size_t max, uint8_t **data,
 		return rc;
 	int dfd;
 	const char *base;
-	if ((rc = walk(v, path, 0, 0, &dfd, &base, err)) != HV_OK)
+	if ((rc = parent_fd(v, path, &dfd, &base, err)) != HV_OK)
 		return rc;
 	if (dfd < 0)
 		return hv_fail(err, HV_EUSAGE, "%s does not exist (%s)", path, v->where);
 	/* O_NONBLOCK: a FIFO planted in the vault must not hang the open. */
 	int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	int e = errno;
-	close(dfd);
 	if (fd < 0) {
 		if (e == ELOOP)
 			return link_refused(v, path, strlen(path), err);
@@ -273,6 +319,7 @@ static int dir_mkdir(vfs *v, const char *path, hv_err *err)
 	if (rc)
 		return rc;
 	int dfd;
+	forget_cached(v); /* a folder made now must be seen by the next walk */
 	if ((rc = walk(v, path, 1, 1, &dfd, NULL, err)) != HV_OK)
 		return rc;
 	if (dfd >= 0)
@@ -286,14 +333,13 @@ static int dir_exists(vfs *v, const char *path, hv_err *err)
 		return -1;
 	int dfd;
 	const char *base;
-	if (walk(v, path, 0, 0, &dfd, &base, err) != HV_OK)
+	if (parent_fd(v, path, &dfd, &base, err) != HV_OK)
 		return -1;
 	if (dfd < 0)
 		return 0;
 	struct stat st;
 	int r = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW);
 	int e = errno;
-	close(dfd);
 	if (r != 0) {
 		if (e == ENOENT)
 			return 0;
@@ -322,6 +368,8 @@ static void dir_close(vfs *v)
 		 * folder); a syncfs here would flush unrelated data too. */
 		if (d->rootfd >= 0)
 			close(d->rootfd);
+		if (d->cachedfd >= 0)
+			close(d->cachedfd);
 		free(d);
 	}
 	free(v);
@@ -375,6 +423,7 @@ int vfs_dir_open(const char *path, int create, vfs **out, hv_err *err)
 		return hv_fail(err, HV_ENOMEM, "out of memory opening %s", p);
 	}
 	d->rootfd = fd;
+	d->cachedfd = -1;
 	v->ops = &dir_ops;
 	v->impl = d;
 	int w = snprintf(v->where, sizeof(v->where), "folder %s", p);
