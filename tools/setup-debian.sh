@@ -15,6 +15,9 @@ packages=(
   cryptsetup-bin e2fsprogs fdisk
   # the kernel path under qemu: Debian's kernel, busybox for the initramfs
   qemu-system-x86 busybox-static kmod cpio dmsetup
+  # the Debian package (tests/package/): build, lintian, the offline bundle
+  # installed in a debootstrap root inside namespaces without network
+  git dpkg-dev debhelper fakeroot lintian comerr-dev debootstrap iproute2
 )
 missing=()
 for p in "${packages[@]}"; do

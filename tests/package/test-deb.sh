@@ -72,4 +72,12 @@ echo "$version"
 commit=$(git rev-parse --short=12 HEAD)
 [ "$version" = "hsmvault $(dpkg-deb -f "$deb" Version) (commit $commit)" ] ||
 	fail "--version says '$version', expected version $(dpkg-deb -f "$deb" Version) and commit $commit"
+echo "--- without hsmvault-sim, the drill names the package to install"
+set +e
+"$unpacked/usr/bin/hsmvault" drill --workdir "$scripts/drill" >"$scripts/drill.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "install the Debian package hsmvault-sim" "$scripts/drill.out" ||
+	fail "hsmvault drill without hsmvault-sim (exit $rc): $(cat "$scripts/drill.out")"
+cat "$scripts/drill.out"
 echo "test-deb: ok: $(basename "$deb") $(basename "$sim") in $out"
