@@ -14,7 +14,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hsmvault restore --vault FOLDER|IMAGE|DEVICE [--policy FILE]\n"
 		"                        [--secrets-fd N | --batch] [--wipe CARD]... [--reader R]\n"
-		"                        [--passphrase-fd N] [--json]\n\n"
+		"                        [--trust-dir DIR]... [--passphrase-fd N] [--json]\n\n"
 		"Rebuilds the full card set (card count from the policy; default: the\n"
 		"vault's policy.yaml) on blank cards, or on cards confirmed for wiping\n"
 		"(typed serial, or --wipe SERIAL). Each share's holder is asked by name\n"
@@ -22,7 +22,13 @@ static void usage(FILE *f)
 		"Then every card is initialized, the shares imported, the KCV checked,\n"
 		"every key unwrapped and proven by a signature against the public key on\n"
 		"record. Run it again after a pulled card, a crash or Ctrl-C: it\n"
-		"continues where it stopped.\n\n"
+		"continues where it stopped.\n"
+		"Only genuine cards receive the DKEK and the keys: each card's device\n"
+		"certificate chain must verify up to a trusted root (CardContact's, the\n"
+		"installed ones, and the *.cvc files of every --trust-dir DIR) before\n"
+		"anything is written to it; a failed chain is refused (exit 7), a card\n"
+		"that cannot prove it is genuine (pico-hsm) only under the policy's\n"
+		"cards.unattested: accept.\n\n"
 		"Batch mode (--secrets-fd N): 'share-1 PASSWORD' (or 'share-2-HOLDER\n"
 		"PRIME ID VALUE' for split shares), 'so-pin 16HEX' (unless the policy keeps\n"
 		"it in the vault), 'pin PIN', and 'current-so-pin 16HEX' for cards to wipe.\n");

@@ -153,6 +153,8 @@ static void print_human(const manifest *m, const char *sha256, const char *where
 		printf("                keys: ");
 		print_list(&c->keys);
 		printf("\n                last verified %s\n", or_none(c->last_verified));
+		if (c->attestation)
+			printf("                device authentication: %s\n", c->attestation);
 	}
 	printf("keys            %zu\n", m->key_n);
 	for (size_t i = 0; i < m->key_n; i++) {
@@ -226,6 +228,8 @@ static void print_json(json_out *j, const manifest *m, const char *sha256)
 		json_str(j, "kcv", c->kcv);
 		json_list(j, "keys", &c->keys);
 		json_str(j, "last_verified", c->last_verified);
+		json_str(j, "attestation", c->attestation);
+		json_str(j, "devcert", c->devcert);
 		json_obj_end(j);
 	}
 	json_arr_end(j);

@@ -98,7 +98,7 @@ s0=$(sum "$WORK/card-0.state")
 	-e "Repeat password of DKEK share 1" -s "$SHARE1\\n" \
 	-e "New SO-PIN" -s "$SOPIN\\n" -e "Repeat SO-PIN" -s "$SOPIN\\n" \
 	-e "New user PIN" -s "$PIN\\n" -e "Repeat user PIN" -s '\003' -- \
-	"$HSMVAULT" enroll --vault "$WORK/vT" --policy "$WORK/one.yaml" >"$WORK/tty.out" 2>&1
+	"$HSMVAULT" enroll --trust-dir "$HV_TRUST_DIR" --vault "$WORK/vT" --policy "$WORK/one.yaml" >"$WORK/tty.out" 2>&1
 rc=$?
 [ "$rc" = 8 ] || { cat -A "$WORK/tty.out"; fail "Ctrl-C at the last question: exit $rc, expected 8"; }
 grep -q "interrupted: nothing was changed" "$WORK/tty.out" || fail "$(cat -A "$WORK/tty.out")"
@@ -168,3 +168,107 @@ assert "reshare" in d["error"]["message"] and "restore" in d["error"]["message"]
 	fail "enroll --json refusal: $(cat "$WORK/out")"
 [ "$(ls "$V/manifest")" = "$before" ] || fail "a refused enroll wrote a manifest version"
 ok "an enrolled vault is refused (exit 7, pointing at restore/reshare), nothing written"
+
+# 9. Only genuine cards receive the DKEK. The simulator's factory cards
+# (smartcard-hsm profile) chain to its own test root: genuine with
+# --trust-dir to it (hv adds it), failed without.
+sim_pull 0
+sim_pull 1
+write_policy "$WORK/one.yaml" one 1 alice
+insert_blank 0 HVENG01 --profile smartcard-hsm
+attestation() { # JSON of card status -> "status|chain|reason"
+	python3 -c '
+import json,sys; a=json.load(sys.stdin)["readers"][0]["card"]["attestation"]
+print("%s|%s|%s" % (a["status"], " <- ".join(a["chain"]), a["reason"] or ""))'
+}
+"$HSMVAULT" card status --reader "$(reader_name 0)" --json >"$WORK/st.json" ||
+	fail "card status without --trust-dir: $(cat "$WORK/st.json")"
+a=$(attestation <"$WORK/st.json") || fail "no attestation in $(cat "$WORK/st.json")"
+case $a in failed\|\|*not\ a\ trusted\ anchor*) ;; *) fail "without the test root: '$a'" ;; esac
+hv card status --reader "$(reader_name 0)" --json >"$WORK/st.json" || fail "card status"
+a=$(attestation <"$WORK/st.json")
+case $a in genuine\|HVENG0100000\ \<-\ *\ \<-\ *\|) ;; *) fail "with the test root: '$a'" ;; esac
+hv card status --reader "$(reader_name 0)" >"$WORK/st.out" || fail "card status (text)"
+grep -q "genuine:   yes, device certificate HVENG0100000 <- .* <- " "$WORK/st.out" ||
+	{ cat "$WORK/st.out"; fail "card status does not show the chain"; }
+ok "card status: the sim's chain is 'failed' without --trust-dir, 'genuine' ($a) with it"
+
+# ... and enroll refuses the card without the test root: exit 7, unchanged
+s0=$(sum "$WORK/card-0.state")
+"$HSMVAULT" enroll --vault "$WORK/vN" --policy "$WORK/one.yaml" --secrets-fd 3 3< <(secrets) \
+	>"$WORK/out" 2>&1
+rc=$?
+[ $rc = 7 ] || { cat "$WORK/out"; fail "enroll of an unanchored card: exit $rc, expected 7"; }
+grep -q "card HVENG01 in reader .* failed its device authentication check.*--trust-dir" \
+	"$WORK/out" || { cat "$WORK/out"; fail "no failed-chain message"; }
+[ "$(sum "$WORK/card-0.state")" = "$s0" ] || fail "a card with an untrusted chain was changed"
+[ ! -e "$WORK/vN" ] || fail "a refused enroll left a vault"
+ok "enroll without the card's root: refused (exit 7), card unchanged"
+
+# a forged chain (one byte of the device certificate's signature flipped)
+# is refused even with the root trusted, before anything is asked
+sim_pull 0
+insert_blank 0 HVENK01 --profile smartcard-hsm --forge-devaut
+hv card status --reader "$(reader_name 0)" --json >"$WORK/st.json" || fail "card status"
+a=$(attestation <"$WORK/st.json")
+case $a in failed\|\|*does\ not\ verify*) ;; *) fail "forged chain shown as '$a'" ;; esac
+refused 7 "failed its device authentication check" "$WORK/vF" "$WORK/one.yaml" \
+	--secrets-fd 3 3< <(secrets)
+[ ! -e "$WORK/vF" ] || fail "a refused enroll left a vault"
+ok "a forged device chain: card status says failed, enroll refuses it unchanged"
+
+# a genuine card: enrolled, its device certificate and verdict recorded
+sim_pull 0
+insert_blank 0 HVENM01 --profile smartcard-hsm
+hv enroll --vault "$WORK/vG" --policy "$WORK/one.yaml" --secrets-fd 3 3< <(secrets) \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "enroll of a genuine card"; }
+grep -q "card HVENM01 in reader .*: genuine (HVENM0100000 <- " "$WORK/out" ||
+	{ cat "$WORK/out"; fail "enroll does not say the card is genuine"; }
+hv show --vault "$WORK/vG" --json | python3 -c '
+import json,sys; c=json.load(sys.stdin)["manifest"]["cards"][0]
+assert c["attestation"] == "genuine", c
+assert c["devcert"].startswith("7f21") and len(c["devcert"]) > 200, c' ||
+	fail "the manifest does not record the genuine card's certificate"
+# the same serial on another card (a new device key): verify says so
+sim_pull 0
+insert_blank 0 HVENM01 --profile smartcard-hsm
+hv verify --vault "$WORK/vG" --no-record >"$WORK/out" 2>&1
+rc=$?
+[ $rc = 1 ] || { cat "$WORK/out"; fail "verify of a replaced card: exit $rc, expected 1"; }
+grep -q "DIFFERENCE: card HVENM01 .*another device certificate than the one recorded" \
+	"$WORK/out" || { cat "$WORK/out"; fail "verify does not name the changed certificate"; }
+ok "genuine card enrolled (manifest: attestation genuine, devcert); a look-alike is a DIFFERENCE"
+
+# 10. pico-hsm cannot prove it is genuine: a factory-fresh one has no
+# device certificate at all (made at its first INITIALIZE), then a
+# self-signed one. Refused under the default policy, unchanged; accepted
+# with cards.unattested: accept.
+sim_pull 0
+insert_blank 0 HVENP01 --profile pico-hsm
+hv card status --reader "$(reader_name 0)" --json >"$WORK/st.json" || fail "card status"
+a=$(attestation <"$WORK/st.json")
+[ "$a" = "not-attested||no device certificate until first initialization" ] ||
+	fail "a blank pico-hsm shown as '$a'"
+printf 'format: hsmvault-policy/1\nname: p\ncards:\n  count: 1\ndkek:\n  shares:\n    - holder: alice\n' \
+	>"$WORK/strict.yaml"
+refused 7 "set cards.unattested: accept in the policy" "$WORK/vP" "$WORK/strict.yaml" \
+	--secrets-fd 3 3< <(secrets)
+grep -q "is not attested (no device certificate until first initialization)" "$WORK/out" ||
+	{ cat "$WORK/out"; fail "the refusal does not say why"; }
+[ ! -e "$WORK/vP" ] || fail "a refused enroll left a vault"
+sed 's/  count: 1/  count: 1\n  unattested: accept/' "$WORK/strict.yaml" >"$WORK/lax.yaml"
+hv enroll --vault "$WORK/vP" --policy "$WORK/lax.yaml" --secrets-fd 3 3< <(secrets) \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "enroll of a pico-hsm under unattested: accept"; }
+grep -q "not attested: self-signed device certificate" "$WORK/out" ||
+	{ cat "$WORK/out"; fail "enroll did not judge the certificate made at INITIALIZE"; }
+hv show --vault "$WORK/vP" --json | python3 -c '
+import json,sys; c=json.load(sys.stdin)["manifest"]["cards"][0]
+assert c["attestation"] == "not-attested", c
+assert c["devcert"].startswith("7f21"), c' ||
+	fail "the manifest does not record the pico-hsm's certificate"
+hv card status --reader "$(reader_name 0)" --json >"$WORK/st.json" || fail "card status"
+a=$(attestation <"$WORK/st.json")
+case $a in not-attested\|\|self-signed\ device\ certificate*) ;; *) fail "enrolled pico: '$a'" ;; esac
+hv verify --vault "$WORK/vP" --no-record --check-kcv --secrets-fd 3 3< <(echo "pin $PIN") \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "verify of the enrolled pico-hsm"; }
+ok "pico-hsm: not attested; refused by default (unchanged), enrolled under unattested: accept"

@@ -111,3 +111,22 @@ hv card status --reader "$(reader_name 0)" --json | grep -q '"theirs"' &&
 hv verify --vault "$V" --deep --no-record --secrets-fd 3 3< <(echo "pin $PIN") >"$WORK/out" 2>&1 ||
 	{ cat "$WORK/out"; fail "deep verify of the restored set"; }
 ok "with --wipe the card is restored; the set deep-verifies"
+
+# 6. only genuine cards receive the DKEK: a blank card whose device chain
+# is forged (one byte of its certificate's signature flipped) is refused
+# before anything is asked or written, exit 7, and stays as it was; so is
+# the genuine card beside it
+sim_pull 0
+sim_pull 1
+sim_insert 0 "$WORK/f.state" --blank --serial HVREF01 --profile smartcard-hsm --forge-devaut
+sim_insert 1 "$WORK/g.state" --blank --serial HVREG01
+f0=$(sum "$WORK/f.state"); g0=$(sum "$WORK/g.state")
+hv restore --vault "$V" --secrets-fd 3 3< <(secrets) >"$WORK/out" 2>&1
+rc=$?
+[ $rc = 7 ] || { cat "$WORK/out"; fail "restore onto a forged card: exit $rc, expected 7"; }
+grep -q "card HVREF01 in reader .* failed its device authentication check (.*does not verify" \
+	"$WORK/out" || { cat "$WORK/out"; fail "no failed-chain message"; }
+! grep -q "decrypting" "$WORK/out" || fail "restore unlocked the shares before refusing the card"
+[ "$(sum "$WORK/f.state")" = "$f0" ] || fail "the forged card changed"
+[ "$(sum "$WORK/g.state")" = "$g0" ] || fail "the other card changed although restore was refused"
+ok "restore refuses a card with a forged device chain (exit 7), no card changed"

@@ -30,7 +30,7 @@ R1=$(reader_name 1)
 	-e "press Enter" -s '\n' -e "press Enter" -s '\n' -e "press Enter" -s '\n' \
 	-e "New SO-PIN" -s "$SOPIN\\n" -e "Repeat SO-PIN" -s "$SOPIN\\n" \
 	-e "New user PIN" -s "$PIN\\n" -e "Repeat user PIN" -s "$PIN\\n" \
-	-- "$HSMVAULT" enroll --vault "$V" --policy "$P" --reader "$R0" >"$WORK/t1" 2>&1 ||
+	-- "$HSMVAULT" enroll --trust-dir "$HV_TRUST_DIR" --vault "$V" --policy "$P" --reader "$R0" >"$WORK/t1" 2>&1 ||
 	{ cat -A "$WORK/t1"; fail "enroll at the terminal"; }
 tr -d '\r' <"$WORK/t1" >"$WORK/t1.txt"
 grep -q "enrolled 1 cards" "$WORK/t1.txt" || { cat "$WORK/t1.txt"; fail "enroll did not finish"; }
@@ -48,7 +48,7 @@ ok "enroll at a terminal: passwords asked twice (a mismatch asked again), each p
 # 2. Ctrl-C while a holder types: nothing changed, no vault left behind
 s1=$(sum "$WORK/card-1.state")
 "$PTY" -t 60 -e "New password of DKEK share 1 (alice): " -s '\003' \
-	-- "$HSMVAULT" enroll --vault "$WORK/v2" --policy "$P" --reader "$R1" >"$WORK/t2" 2>&1
+	-- "$HSMVAULT" enroll --trust-dir "$HV_TRUST_DIR" --vault "$WORK/v2" --policy "$P" --reader "$R1" >"$WORK/t2" 2>&1
 rc=$?
 [ $rc = 8 ] || { cat -A "$WORK/t2"; fail "Ctrl-C at a prompt: exit $rc, expected 8"; }
 [ ! -e "$WORK/v2" ] || fail "Ctrl-C left a vault folder"
@@ -62,7 +62,7 @@ ok "Ctrl-C at a prompt: exit 8, card unchanged, no vault folder"
 	-e "New SO-PIN" -s "$SOPIN\\n" -e "Repeat SO-PIN" -s "$SOPIN\\n" \
 	-e "New user PIN" -s "$PIN\\n" -e "Repeat user PIN" -s "$PIN\\n" \
 	-e "sealing" -s '\003' \
-	-- "$HSMVAULT" enroll --vault "$WORK/v2" --policy "$P" --reader "$R1" >"$WORK/t3" 2>&1
+	-- "$HSMVAULT" enroll --trust-dir "$HV_TRUST_DIR" --vault "$WORK/v2" --policy "$P" --reader "$R1" >"$WORK/t3" 2>&1
 rc=$?
 [ $rc = 8 ] || { cat -A "$WORK/t3"; fail "Ctrl-C while sealing: exit $rc, expected 8"; }
 grep -q "interrupted: nothing was changed" "$WORK/t3" || fail "$(cat "$WORK/t3")"
@@ -80,7 +80,7 @@ ok "Ctrl-C while the shares are sealed: exit 8, nothing changed"
 	-e "Password of DKEK share 1 (alice): " -s 'alice-password\n' \
 	-e "New SO-PIN" -s "$SOPIN\\n" -e "Repeat SO-PIN" -s "$SOPIN\\n" \
 	-e "New user PIN" -s "$PIN\\n" -e "Repeat user PIN" -s "$PIN\\n" \
-	-- "$HSMVAULT" restore --vault "$V" --reader "$R1" >"$WORK/t4" 2>&1 ||
+	-- "$HSMVAULT" restore --trust-dir "$HV_TRUST_DIR" --vault "$V" --reader "$R1" >"$WORK/t4" 2>&1 ||
 	{ cat -A "$WORK/t4"; fail "restore at the terminal"; }
 tr -d '\r' <"$WORK/t4" >"$WORK/t4.txt"
 grep -q "share 1 (alice): .*wrong" "$WORK/t4.txt" || { cat "$WORK/t4.txt"; fail "the wrong password was not named"; }
