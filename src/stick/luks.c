@@ -120,21 +120,37 @@ static int header_copy(const char *path, const luks_hdr_state *s, int *mfd, char
 		return hv_fail(err, HV_EIO, "cannot make a memory copy of the header of %s: %s", path,
 			       strerror(errno));
 	}
+	uint64_t ranges[LUKS_MAX_KEYSLOTS + 2][2];
+	size_t nr = luks_hdr_copy_ranges(s, ranges, LUKS_MAX_KEYSLOTS + 2);
+	if (nr == 0) {
+		ranges[0][0] = 0;
+		ranges[0][1] = n;
+		nr = 1;
+	}
+	if (ftruncate(out, (off_t)n) != 0) {
+		int e = errno;
+		close(in);
+		close(out);
+		return hv_fail(err, HV_EIO, "cannot make a memory copy of the header of %s: %s", path,
+			       strerror(e));
+	}
 	static unsigned char buf[1 << 20];
-	uint64_t done = 0;
-	while (done < n) {
-		size_t want = n - done < sizeof(buf) ? (size_t)(n - done) : sizeof(buf);
-		ssize_t r = pread(in, buf, want, (off_t)done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || write(out, buf, (size_t)r) != r) {
-			int e = r < 0 ? errno : EIO;
-			close(in);
-			close(out);
-			return hv_fail(err, HV_EIO, "cannot read the header area of %s: %s", path,
-				       strerror(e));
+	for (size_t i = 0; i < nr; i++) {
+		uint64_t done = 0, len = ranges[i][1], at = ranges[i][0];
+		while (done < len) {
+			size_t want = len - done < sizeof(buf) ? (size_t)(len - done) : sizeof(buf);
+			ssize_t r = pread(in, buf, want, (off_t)(at + done));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0 || pwrite(out, buf, (size_t)r, (off_t)(at + done)) != r) {
+				int e = r < 0 ? errno : EIO;
+				close(in);
+				close(out);
+				return hv_fail(err, HV_EIO, "cannot read the header area of %s: %s", path,
+					       strerror(e));
+			}
+			done += (uint64_t)r;
 		}
-		done += (uint64_t)r;
 	}
 	close(in);
 	*mfd = out;

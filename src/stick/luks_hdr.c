@@ -130,6 +130,30 @@ static void scan_json(luks_hdr_state *s, const unsigned char *hdr)
 	if (ks)
 		s->metadata_size = 2 * s->hdr_size + ks;
 	s->data_offset = json_number(json, "\"segments\"", "\"offset\"");
+	/* "area":{"type":"raw","offset":"32768","size":"258048",...} per keyslot */
+	const char *end = strstr(json, "\"tokens\"");
+	const char *p = strstr(json, "\"keyslots\"");
+	s->nareas = 0;
+	while (p && (p = strstr(p, "\"area\"")) && (!end || p < end)) {
+		const char *close = strchr(p, '}');
+		if (!close || s->nareas == (int)(sizeof(s->areas) / sizeof(s->areas[0]))) {
+			s->nareas = -1;
+			return;
+		}
+		char obj[512];
+		size_t n = (size_t)(close - p) < sizeof(obj) - 1 ? (size_t)(close - p) : sizeof(obj) - 1;
+		memcpy(obj, p, n);
+		obj[n] = '\0';
+		uint64_t off = json_number(obj, NULL, "\"offset\""), len = json_number(obj, NULL, "\"size\"");
+		if (!off || !len) {
+			s->nareas = -1; /* not understood: the caller copies everything */
+			return;
+		}
+		s->areas[s->nareas].offset = off;
+		s->areas[s->nareas].size = len;
+		s->nareas++;
+		p = close;
+	}
 }
 
 static int device_size(int fd, const char *path, uint64_t *size, hv_err *err)
@@ -257,4 +281,27 @@ uint64_t luks_hdr_copy_size(const luks_hdr_state *s)
 	if (s->data_offset > n && s->data_offset <= (256ULL << 20))
 		n = s->data_offset;
 	return n < s->device_size ? n : s->device_size;
+}
+
+size_t luks_hdr_copy_ranges(const luks_hdr_state *s, uint64_t (*ranges)[2], size_t cap)
+{
+	uint64_t limit = luks_hdr_copy_size(s);
+	if (s->nareas <= 0 || !s->hdr_size || cap < (size_t)s->nareas + 1)
+		return 0;
+	size_t n = 0;
+	ranges[n][0] = 0;
+	ranges[n][1] = 2 * s->hdr_size;
+	n++;
+	for (int i = 0; i < s->nareas; i++) {
+		ranges[n][0] = s->areas[i].offset;
+		ranges[n][1] = s->areas[i].size;
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ranges[i][0] >= limit)
+			ranges[i][1] = 0;
+		else if (ranges[i][1] > limit - ranges[i][0])
+			ranges[i][1] = limit - ranges[i][0];
+	}
+	return n;
 }

@@ -31,6 +31,8 @@ typedef struct luks_hdr_state {
 	uint64_t metadata_size;  /* both copies + keyslots area (0: unknown) */
 	uint64_t data_offset;    /* from the JSON segments (0: unknown) */
 	int nonzero_magic_area;  /* the first 4096 bytes are not all zero */
+	int nareas;              /* keyslot areas named by the JSON (-1: unreadable) */
+	struct { uint64_t offset, size; } areas[32];
 } luks_hdr_state;
 
 /* Reads the header area of path (opened O_RDONLY, never written). A path
@@ -45,9 +47,14 @@ int luks_hdr_needs_repair(const luks_hdr_state *s);
  * damaged"), "" when there is none. */
 void luks_hdr_describe_damage(const luks_hdr_state *s, char *out, size_t cap);
 
-/* The bytes to copy so that libcryptsetup can read the header from a copy
- * instead of the device: the metadata size, at least 16 MiB, at most the
- * device size. */
+/* The size of a copy from which libcryptsetup can read the header instead
+ * of the device: the metadata size, at least 16 MiB, at most the device
+ * size. Of it only the two header copies and the keyslot areas the JSON
+ * names need to be filled (luks_hdr_copy_ranges), the rest may stay zero:
+ * a few hundred KiB read instead of 16 MiB from a slow stick. */
 uint64_t luks_hdr_copy_size(const luks_hdr_state *s);
+
+/* The ranges to fill, clipped to the copy size; 0 ranges: copy it all. */
+size_t luks_hdr_copy_ranges(const luks_hdr_state *s, uint64_t (*ranges)[2], size_t cap);
 
 #endif
