@@ -483,8 +483,11 @@ int devaut_check(const devaut_anchors *a, const uint8_t *ef, size_t len,
 	if (!ec)
 		return hv_fail(err, HV_ENOMEM, "out of memory checking the device certificate");
 	int rc = 0;
-	if (split_ef(ef, len, ec, r))
+	int split_failed = split_ef(ef, len, ec, r);
+	if (ec->ncerts == 0)
 		goto out;
+	/* The device's names, even when what follows it is malformed: the
+	 * operator sees which card failed. */
 	const cvcert *dev = &ec->certs[0];
 	set_name(r->device_chr, dev->chr);
 	size_t l = strlen(dev->chr);
@@ -493,6 +496,8 @@ int devaut_check(const devaut_anchors *a, const uint8_t *ef, size_t len,
 		r->serial[l - 5] = '\0';
 	set_name(r->issuer_chr, dev->car);
 	set_validity(r->device_valid, dev);
+	if (split_failed)
+		goto out;
 	if (!dev->car[0]) {
 		verdict(r, DEVAUT_FAILED, "device certificate %s names no issuer (CAR)", dev->chr);
 		goto out;

@@ -312,6 +312,9 @@ static void test_truncations_fail(void **state)
 		if (r.status != DEVAUT_FAILED)
 			fail_msg("%zu of %zu bytes: %s (%s)", l, len, devaut_status_name(r.status),
 				 r.reason);
+		/* a whole device certificate still names the card */
+		assert_string_equal(r.device_chr, l >= nitrokey.device_len ? nitrokey.device : "");
+		assert_int_equal(r.has_devcert, l >= nitrokey.device_len);
 		free(cut);
 	}
 	free(ef);
