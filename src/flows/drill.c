@@ -16,6 +16,7 @@
 
 #include <openssl/objects.h>
 
+#include "crypto/devaut.h"
 #include "crypto/prkd.h"
 #include "flows/backup.h"
 #include "flows/cardset.h"
@@ -28,6 +29,7 @@
 #include "util/hex.h"
 #include "vault/vault.h"
 
+/* %s: the cards.unattested line, for a set with a pico-hsm. */
 static const char classic_policy[] =
 	"# The drill's policy: two cards, two DKEK shares, one holder each.\n"
 	"format: hsmvault-policy/1\n"
@@ -36,6 +38,7 @@ static const char classic_policy[] =
 	"cards:\n"
 	"  count: 2\n"
 	"  labels: [primary, backup]\n"
+	"%s"
 	"dkek:\n"
 	"  shares:\n"
 	"    - holder: alice\n"
@@ -52,11 +55,40 @@ struct step {
 	unsigned long apdus;
 };
 
+/* The card family in reader i under the drill's --profile. */
+static const char *reader_profile(const char *profile, size_t i)
+{
+	if (!profile)
+		return "smartcard-hsm";
+	if (!strcmp(profile, "mixed"))
+		return i == 0 ? "pico-hsm" : "smartcard-hsm";
+	return profile;
+}
+
+static int profile_known(const char *profile)
+{
+	static const char *const known[] = { "smartcard-hsm", "nitrokey-hsm2", "pico-hsm",
+					     "mixed" };
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(profile, known[i]))
+			return 1;
+	return 0;
+}
+
+static int with_pico(const char *profile)
+{
+	for (size_t i = 0; i < DRILL_ROOM_READERS; i++)
+		if (!strcmp(reader_profile(profile, i), "pico-hsm"))
+			return 1;
+	return 0;
+}
+
 struct drill {
 	const drill_opts *o;
 	char work[PATH_MAX];
 	char stick[PATH_MAX + 16];
 	drill_room *room;
+	devaut_anchors anchors;   /* the default ones and the simulator's root */
 	flow_secrets *secrets;
 	flow_ctx fc;
 	secbuf *passphrase;
@@ -197,11 +229,12 @@ static int wipe_cards(struct drill *d, hv_err *err)
 	for (size_t i = 0; i < DRILL_ROOM_READERS; i++) {
 		int rc = drill_room_pull(d->room, i, err);
 		if (rc == HV_OK)
-			rc = drill_room_insert(d->room, i, fresh[i], 1, err);
+			rc = drill_room_insert(d->room, i, fresh[i], reader_profile(d->o->profile, i),
+					       1, err);
 		if (rc != HV_OK)
 			return rc;
-		printf("    reader %zu: the old card is gone; factory-blank card %s inserted\n", i,
-		       fresh[i]);
+		printf("    reader %zu: the old card is gone; factory-blank %s card %s inserted\n", i,
+		       reader_profile(d->o->profile, i), fresh[i]);
 	}
 	return HV_OK;
 }
@@ -253,6 +286,30 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 	return remove(path);
 }
 
+/* The simulator's cards chain to its own test root, which no
+ * installation trusts (and must not: anyone can make such a card). The
+ * drill trusts it explicitly, for this run only, as an operator names a
+ * root with --trust-dir. */
+static int trust_sim_root(struct drill *d, const char *sim, hv_err *err)
+{
+	char dir[PATH_MAX + 8], file[PATH_MAX + 40];
+	snprintf(dir, sizeof(dir), "%s/trust", d->work);
+	snprintf(file, sizeof(file), "%s/hsmvault-sim-root.cvc", dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return hv_fail(err, HV_EIO, "cannot make %s: %s", dir, strerror(errno));
+	int rc = drill_sim_print_root(sim, file, err);
+	if (rc == HV_OK)
+		rc = devaut_anchors_add_default(&d->anchors, err);
+	if (rc == HV_OK)
+		rc = devaut_anchors_add_dir(&d->anchors, dir, 0, err);
+	if (rc != HV_OK)
+		return rc;
+	d->fc.anchors = &d->anchors;
+	printf("    trusting the simulator's test root for this drill only (%s, from "
+	       "hsmvault-sim --print-root): its cards chain to it, no real card does\n", file);
+	return HV_OK;
+}
+
 static int run(struct drill *d, const policy *p, const uint8_t *ptext, size_t plen,
 	       hv_err *err)
 {
@@ -270,8 +327,14 @@ static int run(struct drill *d, const policy *p, const uint8_t *ptext, size_t pl
 
 	step_begin(d, "start a private pcscd with two virtual readers and two blank cards");
 	if ((rc = drill_room_start(d->work, sim, &d->room, err)) != HV_OK ||
-	    (rc = drill_room_insert(d->room, 0, "DRILLA01", 1, err)) != HV_OK ||
-	    (rc = drill_room_insert(d->room, 1, "DRILLB01", 1, err)) != HV_OK)
+	    (rc = drill_room_insert(d->room, 0, "DRILLA01", reader_profile(d->o->profile, 0), 1,
+				    err)) != HV_OK ||
+	    (rc = drill_room_insert(d->room, 1, "DRILLB01", reader_profile(d->o->profile, 1), 1,
+				    err)) != HV_OK)
+		return rc;
+	printf("    reader 0: %s card DRILLA01; reader 1: %s card DRILLB01\n",
+	       reader_profile(d->o->profile, 0), reader_profile(d->o->profile, 1));
+	if ((rc = trust_sim_root(d, sim, err)) != HV_OK)
 		return rc;
 	step_end(d);
 
@@ -303,8 +366,12 @@ static int run(struct drill *d, const policy *p, const uint8_t *ptext, size_t pl
 		return hv_fail(err, HV_EINTERNAL, "backup wrapped %zu keys, expected 2", br.wrapped);
 	step_end(d);
 
-	step_begin(d, "verify: both cards against the vault");
-	verify_opts vo = { .record_result = 1 };
+	/* pico-hsm shows its KCV only after the user PIN: the drill gives it
+	 * (--check-kcv), as an operator of such a set would. */
+	int pico = with_pico(d->o->profile);
+	step_begin(d, pico ? "verify: both cards against the vault (with the PIN: pico-hsm's KCV)" :
+			     "verify: both cards against the vault");
+	verify_opts vo = { .record_result = 1, .check_kcv = pico };
 	verify_report rep;
 	rc = flow_verify(&d->fc, d->v, &vo, &rep, err);
 	verify_report_free(&rep);
@@ -326,6 +393,7 @@ static int run(struct drill *d, const policy *p, const uint8_t *ptext, size_t pl
 	step_begin(d, "deep verify: every restored key signs a fresh challenge");
 	flow_ctx deep = d->fc;
 	deep.deep = 1;
+	vo.check_kcv = 0;
 	rc = flow_verify(&deep, d->v, &vo, &rep, err);
 	verify_report_free(&rep);
 	if (rc != HV_OK)
@@ -365,7 +433,11 @@ int flow_drill(const drill_opts *o, hv_err *err)
 	policy p;
 	uint8_t *ptext = NULL;
 	size_t plen = 0;
-	if (o->policy_path) {
+	devaut_anchors_init(&d.anchors);
+	if (o->profile && !profile_known(o->profile)) {
+		rc = hv_fail(err, HV_EUSAGE, "--profile %s is not a card family the simulator "
+			     "knows: use smartcard-hsm, nitrokey-hsm2, pico-hsm or mixed", o->profile);
+	} else if (o->policy_path) {
 		rc = file_read(o->policy_path, POLICY_MAX_BYTES, &ptext, &plen, err);
 		if (rc == HV_OK)
 			rc = policy_parse(o->policy_path, ptext, plen, &p, err);
@@ -379,11 +451,15 @@ int flow_drill(const drill_opts *o, hv_err *err)
 						     "only: share %zu of %s is split", i + 1,
 						     o->policy_path);
 	} else {
-		plen = sizeof(classic_policy) - 1;
-		ptext = malloc(plen);
+		/* A pico-hsm cannot prove it is genuine: the drill's own policy
+		 * accepts it, and says why in the policy it stores. */
+		const char *unattested = with_pico(o->profile) ?
+			"  # pico-hsm has a self-signed device certificate only\n"
+			"  unattested: accept\n" : "";
+		ptext = malloc(sizeof(classic_policy) + strlen(unattested));
 		rc = ptext ? HV_OK : hv_fail(err, HV_ENOMEM, "out of memory");
 		if (rc == HV_OK) {
-			memcpy(ptext, classic_policy, plen);
+			plen = (size_t)sprintf((char *)ptext, classic_policy, unattested);
 			rc = policy_parse("built-in drill policy", ptext, plen, &p, err);
 		}
 	}
@@ -393,8 +469,8 @@ int flow_drill(const drill_opts *o, hv_err *err)
 		d.fc.secrets = d.secrets;
 		d.fc.out = stdout;
 		d.fc.batch = 1;
-		printf("hsmvault drill in %s: a full rehearsal on a stick image and simulated cards\n",
-		       d.work);
+		printf("hsmvault drill in %s: a full rehearsal on a stick image and simulated %s "
+		       "cards\n", d.work, o->profile ? o->profile : "smartcard-hsm");
 		double start = now_s();
 		rc = run(&d, &p, ptext, plen, err);
 		if (rc == HV_OK) {
@@ -410,6 +486,7 @@ int flow_drill(const drill_opts *o, hv_err *err)
 	}
 	vfs_close(d.v);
 	drill_room_stop(d.room);
+	devaut_anchors_free(&d.anchors);
 	flow_secrets_free(d.secrets);
 	secbuf_free(d.passphrase);
 	free(ptext);

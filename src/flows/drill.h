@@ -12,6 +12,11 @@ typedef struct drill_opts {
 				   * the end unless keep */
 	const char *policy_path;  /* NULL: the built-in classic policy */
 	const char *sim_path;     /* NULL: hsmvault-sim next to this program */
+	/* The simulated cards' family: "smartcard-hsm" (NULL), "nitrokey-hsm2",
+	 * "pico-hsm", or "mixed" (a pico-hsm and a SmartCard-HSM under one
+	 * DKEK). With a pico-hsm the built-in policy accepts cards that cannot
+	 * prove they are genuine (cards.unattested: accept). */
+	const char *profile;
 	int keep;                 /* keep the work folder */
 	int fast_kdf;             /* cheaper LUKS PBKDF (argon2id minimum) */
 } drill_opts;

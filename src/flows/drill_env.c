@@ -99,6 +99,36 @@ static pid_t spawn(char *const argv[], const char *log)
 	_exit(127);
 }
 
+int drill_sim_print_root(const char *sim_path, const char *out_path, hv_err *err)
+{
+	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return hv_fail(err, HV_EIO, "cannot create %s: %s", out_path, strerror(errno));
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(fd, 1);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 2);
+		}
+		char *argv[] = { (char *)sim_path, "--print-root", NULL };
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fd);
+	int status = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return hv_fail(err, HV_EIO, "running %s --print-root: %s", sim_path,
+			       strerror(errno));
+	struct stat st;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || stat(out_path, &st) != 0 ||
+	    st.st_size == 0)
+		return hv_fail(err, HV_EUSAGE, "%s --print-root gave no test root: is it the "
+			       "simulator of this hsmvault?", sim_path);
+	return HV_OK;
+}
+
 static void stop_pid(pid_t *pid)
 {
 	if (*pid <= 0)
@@ -248,7 +278,8 @@ static unsigned long read_apdus(const char *path)
 	return n;
 }
 
-int drill_room_insert(drill_room *r, size_t i, const char *serial, int blank, hv_err *err)
+int drill_room_insert(drill_room *r, size_t i, const char *serial, const char *profile,
+		      int blank, hv_err *err)
 {
 	if (i >= DRILL_ROOM_READERS || r->sims[i])
 		return hv_fail(err, HV_EINTERNAL, "reader %zu is not free", i);
@@ -260,8 +291,16 @@ int drill_room_insert(drill_room *r, size_t i, const char *serial, int blank, hv
 	char stats[sizeof(r->stats[i])];
 	snprintf(stats, sizeof(stats), "%s/stats-%d", r->work, seq);
 	memcpy(r->stats[i], stats, sizeof(stats));
-	char *argv[] = { r->sim, "--port", port, "--state", state, "--serial", (char *)serial,
-			 "--stats", r->stats[i], blank ? "--blank" : NULL, NULL };
+	char *argv[13] = { r->sim, "--port", port, "--state", state, "--serial", (char *)serial,
+			   "--stats", r->stats[i] };
+	size_t n = 9;
+	if (profile) {
+		argv[n++] = "--profile";
+		argv[n++] = (char *)profile;
+	}
+	if (blank)
+		argv[n++] = "--blank";
+	argv[n] = NULL;
 	r->sims[i] = spawn(argv, log);
 	return wait_reader(r, i, 1, 10000, err);
 }
