@@ -5,7 +5,7 @@
 #   tools/build-deb.sh [--binary-only] OUTDIR [COMMIT]     (COMMIT: default HEAD)
 # OUTDIR receives the .deb files, .buildinfo and .changes (and, without
 # --binary-only, the source package: .dsc and .tar.xz, for lintian's source
-# checks). The clone is made under a new temporary folder, removed after.
+# checks), and a file COMMIT naming the commit built. The clone is made under a new temporary folder, removed after.
 # Honours DEB_BUILD_OPTIONS (e.g. nocheck: no test suites at build time).
 # Needs the build dependencies of debian/control (tools/setup-debian.sh).
 set -euo pipefail
@@ -49,5 +49,6 @@ find "$tmp" -maxdepth 1 -type f \( -name '*.deb' -o -name '*.ddeb' -o -name '*.b
 	-o -name '*.changes' -o -name '*.dsc' -o -name '*.tar.*' \) -exec mv -f {} "$out"/ \;
 grep -E '^dh_auto_test|^(Ok|Fail|Skipped|Timeout|Expected Fail|Unexpected Pass): ' \
 	"$tmp/build.log" || true
+echo "$commit" >"$out/COMMIT"
 echo "build-deb: commit ${commit:0:12} -> $out:"
 (cd "$out" && ls -1 ./*.deb)

@@ -80,6 +80,11 @@ ifaces=$(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/net/dev | tr '\n
 [ "$ifaces" = "lo " ] || { echo "inside: network interfaces besides lo: $ifaces"; exit 1; }
 echo "inside: network interfaces: $ifaces(no route out)"
 sh /root/bundle/install.sh
+# Installed, not enabled: no unit of hsmvault is wanted by any target.
+if ls /etc/systemd/system/*.wants/hsmvault* 2>/dev/null; then
+	echo "inside: installing enabled a unit of hsmvault"; exit 1
+fi
+[ -f /lib/systemd/system/hsmvault-verify.timer ] || { echo "inside: no verify timer"; exit 1; }
 v=$(hsmvault --version)
 echo "inside: $v"
 echo "$v" | grep -Eq '^hsmvault [0-9.]+ \(commit [0-9a-f]{12}\)$' ||

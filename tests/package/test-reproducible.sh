@@ -12,10 +12,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/hsmvault-repro.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 first=${1:-}
-if [ -z "$first" ] || ! ls "$first"/hsmvault_*.deb >/dev/null 2>&1; then
+if [ -z "$first" ] || [ ! -f "$first/COMMIT" ]; then
 	first=$tmp/first
 	DEB_BUILD_OPTIONS=nocheck tools/build-deb.sh --binary-only "$first"
 fi
+commit=$(cat "$first/COMMIT")
 second=$tmp/a-second-build-in-a-folder-with-a-longer-name
 mkdir -p "$second"
 # dpkg-buildpackage's dates come from debian/changelog (SOURCE_DATE_EPOCH):
@@ -23,7 +24,7 @@ mkdir -p "$second"
 # neither the time zone nor the umask nor the folder reaches a package.
 sleep 1
 (umask 0002 && TZ=Pacific/Kiritimati DEB_BUILD_OPTIONS=nocheck \
-	TMPDIR=$tmp tools/build-deb.sh --binary-only "$second")
+	TMPDIR=$tmp tools/build-deb.sh --binary-only "$second" "$commit")
 
 n=0
 for a in "$first"/*.deb; do
