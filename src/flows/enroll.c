@@ -69,14 +69,18 @@ static int enroll_card(flow_card *c, void *ctxp, hv_err *err)
 		if (rc != HV_OK)
 			return hv_err_prefix(err, "setting the set's SO-PIN");
 	}
+	/* The PIN first, then the shares, then the KCV, in one card session:
+	 * pico-hsm stores an imported share for good only inside a user PIN
+	 * session (a reset before the next VERIFY loses it) and shows the
+	 * KCV only after VERIFY. The real card does not mind the order. */
+	rc = schsm_verify_pin(&c->sc, e->pin, 0, err);
+	if (rc != HV_OK)
+		return hv_err_prefix(err, "checking the new PIN");
 	for (size_t i = 0; i < e->n_shares; i++) {
 		rc = schsm_import_dkek_share(&c->sc, e->plain[i], &c->dkek, err);
 		if (rc != HV_OK)
 			return hv_err_prefix(err, "importing share %zu", i + 1);
 	}
-	rc = schsm_verify_pin(&c->sc, e->pin, 0, err);
-	if (rc != HV_OK)
-		return hv_err_prefix(err, "checking the new PIN");
 	rc = schsm_dkek_status(&c->sc, &c->dkek, err);
 	if (rc != HV_OK)
 		return rc;

@@ -332,9 +332,13 @@ static int restore_card(flow_card *c, void *ctxp, hv_err *err)
 			return hv_err_prefix(err, "setting the set's SO-PIN");
 		flow_say(r->fc, "card %s: initialized", c->ident.serial);
 	}
-	if ((rc = import_missing(r, c, err)) != HV_OK)
-		return rc;
+	/* The PIN first, then the shares, then the KCV, in one card session:
+	 * pico-hsm stores an imported share for good only inside a user PIN
+	 * session (a reset before the next VERIFY loses it) and shows the
+	 * KCV only after VERIFY. The real card does not mind the order. */
 	if ((rc = schsm_verify_pin(&c->sc, r->pin, 0, err)) != HV_OK)
+		return rc;
+	if ((rc = import_missing(r, c, err)) != HV_OK)
 		return rc;
 	if ((rc = schsm_dkek_status(&c->sc, &c->dkek, err)) != HV_OK)
 		return rc;

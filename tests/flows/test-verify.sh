@@ -127,7 +127,8 @@ ok "a factory-fresh pico-hsm without device certificate is shown as blank"
 
 PV=$WORK/pico-vault
 write_policy "$WORK/pico.yaml" pico 2 alice
-sed -i 's/^  count: 2$/&\n  unattested: accept/' "$WORK/pico.yaml"
+grep -q '^  unattested: accept$' "$WORK/pico.yaml" ||
+	sed -i 's/^  count: 2$/&\n  unattested: accept/' "$WORK/pico.yaml"
 hv enroll --vault "$PV" --policy "$WORK/pico.yaml" --secrets-fd 3 3< <(secrets) \
 	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "enroll two blank pico-hsm cards"; }
 hv show --vault "$PV" --json | python3 -c '
