@@ -28,7 +28,7 @@ PASS='bench passphrase, not a secret'
 bytes=$(numfmt --from=iec "$SIZE") || fail "BENCH_SIZE $SIZE"
 data_mib=$(( bytes / 1048576 - 16 ))
 now() { echo "$EPOCHREALTIME"; }
-calc() { awk "BEGIN { printf \"%.2f\", $* }"; }
+calc() { awk "BEGIN { printf \"%.2f\\n\", $* }"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 hv_round() {
