@@ -299,6 +299,7 @@ struct link {
 struct ef_content {
 	cvcert certs[MAX_ELEMENTS];
 	size_t ncerts;
+	cvcert_request requests[MAX_ELEMENTS];
 	size_t nrequests;
 };
 
@@ -340,10 +341,8 @@ static int split_ef(const uint8_t *ef, size_t len, struct ef_content *ec, devaut
 			ec->ncerts++;
 		} else if (t.tag == 0x67) {
 			/* pico-hsm before df9b45e: its device request ahead of the
-			 * certificate. Its structure is checked; it plays no
-			 * part in the verdict. */
-			cvcert_request req;
-			if (cvcert_parse_request(t.raw, t.raw_len, &req, &perr))
+			 * certificate; checked once the device key is known. */
+			if (cvcert_parse_request(t.raw, t.raw_len, &ec->requests[ec->nrequests], &perr))
 				return verdict(r, DEVAUT_FAILED, "the request (67) in EF 2F02 is "
 					       "malformed: %s", perr.msg) + 1;
 			ec->nrequests++;
@@ -357,15 +356,55 @@ static int split_ef(const uint8_t *ef, size_t len, struct ef_content *ec, devaut
 	return 0;
 }
 
-/* Verdict for a self-signed device certificate. */
-static int check_self_signed(const devaut_anchors *a, const cvcert *dev, devaut_result *r,
-			     hv_err *err)
+/* The requests (67) EF 2F02 carries: each self-signed by its own key and
+ * outer-signed by the device key (dev, devkey). 0 when they all verify;
+ * -1 with a FAILED verdict in *r; HV_ENOMEM / HV_EINTERNAL. */
+static int check_requests(const struct ef_content *ec, const cvcert *dev, EVP_PKEY *devkey,
+			  devaut_result *r, hv_err *err)
 {
+	for (size_t i = 0; i < ec->nrequests; i++) {
+		const cvcert_request *q = &ec->requests[i];
+		const cvcert *in = &q->inner;
+		hv_err e = { 0 };
+		int nid;
+		EVP_PKEY *key = NULL;
+		int rc = cvcert_curve(in, &nid, &e);
+		if (!rc && !nid)
+			rc = hv_fail(&e, HV_EUSAGE, "%s carries no domain parameters", in->chr);
+		if (!rc)
+			rc = cvcert_public_key(in, nid, &key, &e);
+		if (!rc)
+			rc = cvcert_verify(in, key, in->body.p, in->body.len, in->sig.p, in->sig.len, &e);
+		EVP_PKEY_free(key);
+		if (!rc && strcmp(q->outer_car, dev->chr) != 0)
+			rc = hv_fail(&e, HV_EUSAGE, "it is signed by %s, not by the device key %s",
+				     q->outer_car, dev->chr);
+		if (!rc)
+			rc = cvcert_verify(dev, devkey, q->outer_signed.p, q->outer_signed.len,
+					   q->outer_sig.p, q->outer_sig.len, &e);
+		if (rc == HV_ENOMEM || rc == HV_EINTERNAL)
+			return hv_fail(err, rc, "%s", e.msg);
+		if (rc) {
+			verdict(r, DEVAUT_FAILED, "the request (67) in EF 2F02 does not verify: %s", e.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Verdict for a self-signed device certificate. */
+static int check_self_signed(const devaut_anchors *a, const struct ef_content *ec,
+			     devaut_result *r, hv_err *err)
+{
+	const cvcert *dev = &ec->certs[0];
 	const struct devaut_anchor *pin = anchor_named(a, dev->chr);
 	if (pin && pin->cert.raw.len == dev->raw.len &&
 	    memcmp(pin->cert.raw.p, dev->raw.p, dev->raw.len) == 0) {
 		/* The operator trusts exactly this certificate (a pinned
 		 * pico-hsm): it was verified when it was added. */
+		int rc = check_requests(ec, dev, pin->key, r, err);
+		if (rc)
+			return rc > 0 ? rc : 0;
 		set_name(r->root_chr, dev->chr);
 		set_validity(r->root_valid, dev);
 		return verdict(r, DEVAUT_GENUINE, "%s", "");
@@ -380,12 +419,17 @@ static int check_self_signed(const devaut_anchors *a, const cvcert *dev, devaut_
 		rc = cvcert_public_key(dev, nid, &key, &e);
 	if (!rc)
 		rc = cvcert_verify(dev, key, dev->body.p, dev->body.len, dev->sig.p, dev->sig.len, &e);
-	EVP_PKEY_free(key);
-	if (rc == HV_ENOMEM || rc == HV_EINTERNAL)
-		return hv_fail(err, rc, "%s", e.msg);
-	if (rc)
+	if (rc) {
+		EVP_PKEY_free(key);
+		if (rc == HV_ENOMEM || rc == HV_EINTERNAL)
+			return hv_fail(err, rc, "%s", e.msg);
 		return verdict(r, DEVAUT_FAILED, "self-signed device certificate %s does not verify: %s",
 			       dev->chr, e.msg);
+	}
+	rc = check_requests(ec, dev, key, r, err);
+	EVP_PKEY_free(key);
+	if (rc)
+		return rc > 0 ? rc : 0;
 	return verdict(r, DEVAUT_NOT_ATTESTED, "self-signed device certificate %s (as pico-hsm makes "
 		       "by default): proves only that the card holds its key, not that it is genuine",
 		       dev->chr);
@@ -503,7 +547,7 @@ int devaut_check(const devaut_anchors *a, const uint8_t *ef, size_t len,
 		goto out;
 	}
 	if (strcmp(dev->car, dev->chr) == 0) {
-		rc = check_self_signed(a, dev, r, err);
+		rc = check_self_signed(a, ec, r, err);
 		goto out;
 	}
 	struct link path[MAX_PATH];
@@ -511,6 +555,13 @@ int devaut_check(const devaut_anchors *a, const uint8_t *ef, size_t len,
 	size_t depth = find_path(a, ec, path, r);
 	if (depth)
 		rc = verify_path(path, depth, r, err);
+	if (!rc && r->status == DEVAUT_GENUINE && ec->nrequests) {
+		rc = check_requests(ec, dev, path[0].key, r, err);
+		if (rc < 0) {
+			r->root_chr[0] = r->issuer_valid[0] = r->root_valid[0] = '\0';
+			rc = 0;
+		}
+	}
 	for (size_t i = 0; i < MAX_PATH; i++)
 		if (!path[i].anchor)
 			EVP_PKEY_free(path[i].key);

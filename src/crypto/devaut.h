@@ -94,7 +94,8 @@ typedef struct devaut_result {
  *   pico-hsm, by putting its certificate in a --trust-dir) is GENUINE,
  *   with root_chr its own CHR;
  * - a 67 request in EF 2F02 (pico-hsm firmware before df9b45e) must be
- *   well-formed and is otherwise ignored;
+ *   self-signed by its own key and outer-signed by the device key, or
+ *   the verdict is FAILED; it changes nothing else;
  * - 00 or FF padding after the last element is ignored.
  * The anchor set is only read: one set may serve several threads. A check
  * costs about 3 to 7 ms (brainpoolP256r1: up to two signatures and three

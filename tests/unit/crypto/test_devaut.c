@@ -409,6 +409,18 @@ static void test_pico_self_signed(void **state)
 	production(&a);
 	/* v1: the buggy firmware's 67 request (493+4 bytes), then the certificate */
 	expect_self_signed(&a, "pico-hsm/pico-ESP2202E14A-v1.2f02.bin", "ESP2202E14A00001", 497);
+	/* its request must verify too: inner self-signature, outer by the device key */
+	size_t vl;
+	uint8_t *v1 = vec("pico-hsm/pico-ESP2202E14A-v1.2f02.bin", &vl);
+	static const size_t req_sig_bytes[] = { 440, 376, 353, 425 };
+	for (size_t i = 0; i < sizeof req_sig_bytes / sizeof req_sig_bytes[0]; i++) {
+		v1[req_sig_bytes[i]] ^= 0x01;
+		devaut_result q = check(&a, v1, vl);
+		assert_status(&q, DEVAUT_FAILED);
+		assert_contains(q.reason, "request (67)");
+		v1[req_sig_bytes[i]] ^= 0x01;
+	}
+	free(v1);
 	expect_self_signed(&a, "pico-hsm/pico-ESP2202E14A-v2.2f02.bin", "ESP2202E14A00001", 0);
 	expect_self_signed(&a, "pico-hsm/pico-ESP41D722E2.2f02.bin", "ESP41D722E200001", 0);
 	size_t len;
