@@ -70,6 +70,15 @@ for type in release plain debug-sanitize; do
   run_step "build type $type" tools/check-build-types.sh "$type"
 done
 
+# The Debian package of HEAD: built and lintian-checked, built again elsewhere
+# and compared byte for byte, then installed as the offline bundle in a
+# minimal Debian 12 root without network, where the drill runs.
+pkgout=$(mktemp -d "${TMPDIR:-/tmp}/hsmvault-ci-pkg.XXXXXX")
+run_step "package: build, lintian, contents" tests/package/test-deb.sh "$pkgout"
+run_step "package: reproducible" tests/package/test-reproducible.sh "$pkgout"
+run_step "package: offline bundle" tests/package/test-bundle.sh "$pkgout"
+rm -rf "$pkgout"
+
 echo "tests: $passed passed, $failed failed"
 [ $failed -eq 0 ] || status=1
 exit $status

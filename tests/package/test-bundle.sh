@@ -77,7 +77,8 @@ cat >"$root/root/inside.sh" <<'INSIDE'
 #!/bin/sh
 # Runs in the chroot, in namespaces of its own: no network but loopback.
 set -eu
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+	DEBIAN_FRONTEND=noninteractive
 ifaces=$(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/net/dev | tr '\n' ' ')
 [ "$ifaces" = "lo " ] || { echo "inside: network interfaces besides lo: $ifaces"; exit 1; }
 echo "inside: network interfaces: $ifaces(no route out)"
