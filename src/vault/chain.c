@@ -354,6 +354,40 @@ int manifest_load_current(vfs *v, manifest **out, hv_err *err)
 	return manifest_load_current_hash(v, out, NULL, err);
 }
 
+/* The counts of vault/limits.h, with what to do; manifest_validate (run
+ * by both writer and reader) refuses the same, as a damaged file. */
+static int check_limits(const manifest *m, hv_err *err)
+{
+	const char *what = NULL;
+	size_t have = 0;
+	unsigned limit = 0;
+	if (m->key_n > VAULT_LIMIT_KEYS) {
+		what = "keys";
+		have = m->key_n;
+		limit = VAULT_LIMIT_KEYS;
+	} else if (m->card_n > VAULT_LIMIT_CARDS) {
+		what = "cards";
+		have = m->card_n;
+		limit = VAULT_LIMIT_CARDS;
+	} else if (m->verification_n > VAULT_LIMIT_VERIFICATIONS) {
+		what = "verification entries";
+		have = m->verification_n;
+		limit = VAULT_LIMIT_VERIFICATIONS;
+	}
+	for (size_t i = 0; !what && i < m->card_n; i++)
+		if (m->cards[i].keys.count > VAULT_LIMIT_CARD_KEYS) {
+			what = "key ids on one card";
+			have = m->cards[i].keys.count;
+			limit = VAULT_LIMIT_CARD_KEYS;
+		}
+	if (!what)
+		return HV_OK;
+	return hv_fail(err, HV_ESAFETY, "not writing manifest version %lu: it would list %zu %s, "
+		       "more than the %u a vault version may hold and hsmvault can read back "
+		       "(vault/limits.h); keep further keys in a second vault (a new stick, "
+		       "hsmvault enroll); nothing was written", m->version, have, what, limit);
+}
+
 int manifest_append_at(vfs *v, const manifest *next, const char *change, time_t when,
 		       unsigned long *written, hv_err *err)
 {
@@ -414,6 +448,12 @@ int manifest_append_at(vfs *v, const manifest *next, const char *change, time_t 
 	    manifest_set(&m->change, change)) {
 		manifest_free(m);
 		return hv_fail(err, HV_ENOMEM, "out of memory writing the manifest");
+	}
+	/* The reader's limits, before anything else is done: a version the
+	 * reader would refuse is never written (vault/limits.h). */
+	if ((rc = check_limits(m, err)) != HV_OK) {
+		manifest_free(m);
+		return rc;
 	}
 	/* Data files first, manifest second: refuse a version naming a file
 	 * that is not (yet) in the vault with the recorded hash. */

@@ -12,6 +12,7 @@ build=${1:-"$top/build-bench"}
 # name [args...], one per line
 BENCHES='
 bench_kdf
+bench_vault
 '
 # Benchmarks against simulated cards: shell scripts run under the private
 # PC/SC stack (tests/harness/run-in-pcsc-env.sh; root needed), each with
