@@ -88,7 +88,7 @@ static uint16_t dispatch(sim_card *c, const capdu *a, bytebuf *out, int *changed
 	case 0x20: return cmd_verify(c, a, changed);
 	case 0x24: return cmd_change_reference(c, a, changed);
 	case 0x2C: return cmd_reset_retry_counter(c, a, changed);
-	case 0x50: return cmd_initialize(c, a, changed);
+	case 0x50: return cmd_initialize(c, a, out, changed);
 	case 0x52: return cmd_manage_dkek(c, a, out, changed);
 	case 0x46: return cmd_generate_key(c, a, out, changed);
 	case 0x68: return cmd_sign(c, a, out);

@@ -181,7 +181,7 @@ uint16_t cmd_read_binary(sim_card *c, const capdu *a, bytebuf *out)
 		return SW_OK;
 	size_t n = avail < a->ne ? avail : a->ne;
 	buf_put(out, e->data + off, n);
-	return avail < a->ne ? SW_EOF : SW_OK;
+	return avail < a->ne && c->st->profile->read_short_warns ? SW_EOF : SW_OK;
 }
 
 uint16_t cmd_update_binary(sim_card *c, const capdu *a, int *changed)

@@ -37,10 +37,12 @@ static void wipe_host_objects(sim_state *s)
 	}
 }
 
-/* pico-hsm keeps its device key over a re-INITIALIZE only when it can
- * unlock its master key: with a PIN session still open, or when the new
+/* pico-hsm keeps its device certificate over a re-INITIALIZE only when it
+ * can unlock its master key: with a PIN session still open, or when the new
  * user PIN or SO-PIN equals the old one (its cmd_initialize.c and
- * load_mkek). Otherwise it makes a new key and certificate. */
+ * load_mkek). Otherwise it makes the key again, from its OTP key on the
+ * boards simulated here: the same key, a new signature (seen on the
+ * emulator). */
 static int pico_keeps_identity(const sim_card *c, const uint8_t *pin, size_t pin_len, const uint8_t *so)
 {
 	const sim_state *s = c->st;
@@ -52,11 +54,19 @@ static int pico_keeps_identity(const sim_card *c, const uint8_t *pin, size_t pin
 	return same_user || secure_memcmp(so, s->so_pin, 8) == 0;
 }
 
-uint16_t cmd_initialize(sim_card *c, const capdu *a, int *changed)
+uint16_t cmd_initialize(sim_card *c, const capdu *a, bytebuf *out, int *changed)
 {
 	sim_state *s = c->st;
 	if (a->p1 || a->p2)
 		return SW_WRONG_P1P2;
+	if (a->lc == 0 && s->profile->init_without_data_info) {
+		/* pico-hsm: free memory (the emulator's fixed 1 MiB) and version. */
+		static const uint8_t mem[5] = { 0x00, 0x10, 0x00, 0x00, 0x00 };
+		buf_put(out, mem, sizeof(mem));
+		buf_put_u8(out, s->profile->fw_major);
+		buf_put_u8(out, s->profile->fw_minor);
+		return SW_OK;
+	}
 	const uint8_t *opts = NULL, *pin = NULL, *so = NULL;
 	size_t pin_len = 0;
 	int tries = DEFAULT_USER_TRIES, shares = -1;

@@ -135,14 +135,27 @@ uint16_t cmd_generate_key(sim_card *c, const capdu *a, bytebuf *out, int *change
 	return SW_OK;
 }
 
+static void put_description(sim_card *c, unsigned ref, int type, EVP_PKEY *pkey, size_t aes_len);
+
 void card_precreate_prkd(sim_card *c, unsigned ref)
 {
 	const sim_key *k = card_key(c, ref);
-	if (!c->st->profile->precreates_prkd || !k)
-		return;
+	if (c->st->profile->precreates_prkd && k)
+		put_description(c, ref, k->type, k->pkey, k->aes_len);
+}
+
+void card_describe_device_key(sim_card *c)
+{
+	EVP_PKEY *k = c->st->devkey;
+	int type = EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA ? SIM_KEY_RSA : SIM_KEY_EC;
+	put_description(c, 0, type, k, 0);
+}
+
+static void put_description(sim_card *c, unsigned ref, int type, EVP_PKEY *pkey, size_t aes_len)
+{
 	prkd_info info = { .key_ref = -1 };
-	info.kind = k->type == SIM_KEY_EC ? PRKD_EC : k->type == SIM_KEY_RSA ? PRKD_RSA : PRKD_AES;
-	info.key_bits = k->type == SIM_KEY_AES ? (unsigned)(k->aes_len * 8) : (unsigned)EVP_PKEY_get_bits(k->pkey);
+	info.kind = type == SIM_KEY_EC ? PRKD_EC : type == SIM_KEY_RSA ? PRKD_RSA : PRKD_AES;
+	info.key_bits = type == SIM_KEY_AES ? (unsigned)(aes_len * 8) : (unsigned)EVP_PKEY_get_bits(pkey);
 	/* Empty label; the ID is the key reference in ASCII decimal. */
 	info.id_len = (size_t)snprintf((char *)info.id, sizeof(info.id), "%u", ref);
 	bytebuf d = { 0 };

@@ -69,7 +69,12 @@ uint16_t cmd_verify(sim_card *c, const capdu *a, int *changed)
 			return SW_BLOCKED;
 		if (s->transport)
 			return SW_REF_UNUSABLE;
-		if (a->lc < PIN_MIN || a->lc > PIN_MAX)
+		/* pico-hsm: every VERIFY ends both sessions first, and a PIN of
+		 * any length is counted (its check_pin). */
+		int pico = s->profile->verify_pico_sessions;
+		if (pico)
+			c->user_ok = c->so_ok = 0;
+		if (!pico && (a->lc < PIN_MIN || a->lc > PIN_MAX))
 			return SW_WRONG_DATA;
 		if (!user_pin_matches(s, a->data, a->lc))
 			return user_wrong(c, changed);
@@ -79,11 +84,16 @@ uint16_t cmd_verify(sim_card *c, const capdu *a, int *changed)
 	if (a->p2 == PIN_SO) {
 		if (!s->initialized)
 			return SW_REF_NOT_FOUND;
+		int pico = s->profile->verify_pico_sessions;
 		if (a->lc == 0) {
 			if (s->so_left == 0)
 				return SW_BLOCKED;
+			if (pico && c->so_ok)
+				return SW_OK; /* pico-hsm reports its open SO session */
 			return SW_TRIES(s->so_left);
 		}
+		if (pico)
+			c->user_ok = c->so_ok = 0;
 		if (a->lc != 8)
 			return SW_WRONG_DATA;
 		uint16_t sw = so_check(c, a->data, changed);

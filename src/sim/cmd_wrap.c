@@ -50,7 +50,8 @@ uint16_t cmd_wrap_key(sim_card *c, const capdu *a, bytebuf *out)
 uint16_t cmd_unwrap_key(sim_card *c, const capdu *a, int *changed)
 {
 	sim_state *s = c->st;
-	if (a->p2 != ALGO_UNWRAP || a->p1 == 0)
+	int into_device_key = a->p1 == 0 && s->profile->unwrap_into_device_key;
+	if (a->p2 != ALGO_UNWRAP || (a->p1 == 0 && !into_device_key))
 		return SW_WRONG_P1P2;
 	if (!c->user_ok)
 		return SW_SECURITY;
@@ -77,6 +78,18 @@ uint16_t cmd_unwrap_key(sim_card *c, const capdu *a, int *changed)
 	 * sc-hsm-tool reports as "Wrapped key does not match DKEK". */
 	if (keyblob_unwrap(blob, len, s->dkek, &info, &pkey, &aes, &err))
 		return s->profile->sw_unwrap_rejected; /* pico-hsm: 64 00 */
+	if (into_device_key) {
+		/* pico-hsm does not protect reference 0: the device key is
+		 * replaced (2F02 stays as it was), C400 describes the new key. */
+		secbuf_free(aes);
+		if (!pkey)
+			return s->profile->sw_unwrap_rejected;
+		EVP_PKEY_free(s->devkey);
+		s->devkey = pkey;
+		card_describe_device_key(c);
+		*changed = 1;
+		return SW_OK;
+	}
 	sim_key *k = &s->keys[a->p1];
 	sim_key_clear(k);
 	if (aes) {

@@ -46,7 +46,7 @@ uint16_t cmd_verify(sim_card *c, const capdu *a, int *changed);
 uint16_t cmd_change_reference(sim_card *c, const capdu *a, int *changed);
 uint16_t cmd_reset_retry_counter(sim_card *c, const capdu *a, int *changed);
 
-uint16_t cmd_initialize(sim_card *c, const capdu *a, int *changed);
+uint16_t cmd_initialize(sim_card *c, const capdu *a, bytebuf *out, int *changed);
 uint16_t cmd_manage_dkek(sim_card *c, const capdu *a, bytebuf *out, int *changed);
 
 uint16_t cmd_generate_key(sim_card *c, const capdu *a, bytebuf *out, int *changed);
@@ -62,6 +62,8 @@ sim_key *card_key(sim_card *c, unsigned ref);
 /* pico-hsm writes a description C4<ref> itself after GENERATE and UNWRAP
  * (empty label, ID = the reference in ASCII decimal); other profiles: no-op. */
 void card_precreate_prkd(sim_card *c, unsigned ref);
+/* The same for a key unwrapped onto pico-hsm's device key (C400, ID "0"). */
+void card_describe_device_key(sim_card *c);
 /* 1 when the key's allowed-algorithm list permits algo (an empty list
  * permits everything). */
 int key_allows(const sim_key *k, uint8_t algo);

@@ -34,6 +34,7 @@ typedef struct sim_profile {
 	int select_p2_0c_accepted;   /* SELECT with P2 0C (no FCP); else 6A 86 */
 	int mf_selectable;           /* SELECT 3F00 by FID answers 90 00; else 6A 82 */
 	int data_without_le_61xx;    /* response data to a command without Le: 61 xx */
+	int read_short_warns;        /* READ BINARY with fewer than Ne bytes left: 62 82 (else 90 00) */
 
 	sim_devaut_kind devaut;
 	const char *serial_prefix;   /* the family's serial form starts so */
@@ -50,6 +51,10 @@ typedef struct sim_profile {
 	int unwrap_overwrites;       /* UNWRAP onto an occupied reference replaces the key */
 	int reinit_checks_so_pin;    /* re-INITIALIZE needs the current SO-PIN */
 	int init_leaves_user_verified; /* user PIN session active after INITIALIZE */
+	int init_without_data_info;  /* INITIALIZE without data: free memory + version */
+	int verify_pico_sessions;    /* any VERIFY with data ends both PIN sessions first; no
+	                              * length check before counting; SO status 90 00 in session */
+	int unwrap_into_device_key;  /* UNWRAP onto reference 0 replaces the device key */
 	int precreates_prkd;         /* GENERATE / UNWRAP create C4<ref> themselves */
 	int enumerate_pico_style;    /* ENUMERATE: C400 CC00 first, only CC/C4/C8/C9 */
 	uint16_t sw_dkek_never_initialized; /* DKEK status on a never-initialized card */

@@ -94,7 +94,12 @@ void sim_state_device_chr(const sim_state *s, char chr[17])
 
 int sim_state_make_self_signed_identity(sim_state *s)
 {
-	EVP_PKEY *key = sim_devid_new_key(s->profile);
+	/* The key comes from the board's OTP key: made once, then the same. */
+	EVP_PKEY *key = s->devkey;
+	if (key)
+		EVP_PKEY_up_ref(key);
+	else
+		key = sim_devid_new_key(s->profile);
 	if (!key)
 		return -1;
 	char chr[17];
@@ -140,8 +145,8 @@ int sim_state_blank(sim_state *s, const sim_profile *p, const char *serial, int 
 		if (forge)
 			return hv_fail(err, HV_EUSAGE, "--forge-devaut needs a card with a factory chain: %s cards have none "
 				       "before INITIALIZE", p->name);
-		/* pico-hsm: 2F02 exists but holds nothing until INITIALIZE. */
-		if (sim_ef_put(s, 0x2F02, NULL, 0))
+		/* pico-hsm: 2F02 (and C400) exist but hold nothing until INITIALIZE. */
+		if (sim_ef_put(s, 0x2F02, NULL, 0) || sim_ef_put(s, 0xC400, NULL, 0))
 			return hv_fail(err, HV_ENOMEM, "out of memory creating the card");
 		s->devaut = SIM_DEVAUT_NONE;
 		return 0;

@@ -94,7 +94,8 @@ typedef struct sim_state {
 int sim_state_blank(sim_state *s, const sim_profile *p, const char *serial, int forge, hv_err *err);
 
 /* pico-hsm's first INITIALIZE (or one that could not unlock the old
- * identity): a new device key, its self-signed 2F02, the key's
+ * identity): the device key (made on first use, then kept: pico derives
+ * it from its OTP key), a freshly signed self-signed 2F02, the key's
  * authenticated request in CE00 and its description in C400. 0 or -1. */
 int sim_state_make_self_signed_identity(sim_state *s);
 

@@ -16,6 +16,8 @@
 #include <openssl/obj_mac.h>
 
 #include "crypto/dkek.h"
+#include "crypto/keyblob.h"
+#include "crypto/prkd.h"
 #include "sim/devid.h"
 #include "sim/profile.h"
 #include "sim/state.h"
@@ -31,7 +33,7 @@
 #define VERIFY_PIN "0020008106363438323139"
 #define SHARE1 "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
 /* Extended READ BINARY of the whole EF: 62 82 when fewer bytes than Ne
- * were left (src/sim/README.md), 90 00 for an empty EF. */
+ * were left (src/sim/README.md), 90 00 on pico-hsm and for an empty EF. */
 #define READ_2F02 "00B12F02 000004 54020000 0000"
 /* GENERATE ASYMMETRIC KEY PAIR, RSA 1024 (id-TA-RSA-v1-5-SHA-256, e = 65537). */
 #define GAKP_RSA1024_REF2 "00460200 000027 5F290100 7F4915 060A04007F00070202020102 8203010001 02020400 5F2008 5554525341303032 0000"
@@ -265,7 +267,7 @@ static void test_pico_2f02_before_and_after_init(void **state)
 
 	assert_int_equal(xfer(&k.c, INIT_1_SHARE, NULL), 0x9000);
 	assert_non_null(k.st.devkey);
-	assert_int_equal(xfer(&k.c, READ_2F02, &d), 0x6282);
+	assert_int_equal(xfer(&k.c, READ_2F02, &d), 0x9000);
 	/* One self-signed certificate: CAR = CHR = serial + 00001, full
 	 * secp256k1 parameters, the layout of the captured board ESP41D722E2
 	 * (443 bytes, 7F21 of 0x1B6: tests/vectors/devaut/pico-hsm). */
@@ -287,18 +289,23 @@ static void test_pico_2f02_before_and_after_init(void **state)
 	 * keeps the identity. */
 	assert_int_equal(xfer(&k.c, SELECT_AID, NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, REINIT_OTHER_SO, NULL), 0x9000);
-	assert_int_equal(xfer(&k.c, READ_2F02, &d), 0x6282);
+	assert_int_equal(xfer(&k.c, READ_2F02, &d), 0x9000);
 	assert_int_equal(d.len, first.len);
 	assert_memory_equal(d.data, first.data, d.len);
 	/* Without a session and with both PINs new, pico cannot unlock its
-	 * old key: a new device key and certificate, same names. */
+	 * master key and makes its key again from the OTP key: the same key
+	 * and names, a new signature (what the emulator does). */
 	assert_int_equal(xfer(&k.c, SELECT_AID, NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, REINIT_OTHER_BOTH, NULL), 0x9000);
-	assert_int_equal(xfer(&k.c, READ_2F02, &d), 0x6282);
+	assert_int_equal(xfer(&k.c, READ_2F02, &d), 0x9000);
 	assert_int_equal(d.len, first.len);
 	assert_memory_not_equal(d.data, first.data, d.len);
+	assert_memory_equal(d.data, first.data, d.len - 64);
 	assert_int_equal(split_certs(&d, &c, 2), 1);
 	assert_field_str(&c, 0x5F20, "ESP41D722E200001");
+	pub = cert_key(&c, "secp256k1");
+	assert_true(cvc_sig_ok(pub, &c));
+	EVP_PKEY_free(pub);
 	card_free(&k);
 	buf_free(&d);
 	buf_free(&first);
@@ -315,6 +322,12 @@ static void test_device_key_at_ref_0(void **state)
 	assert_int_equal(xfer(&k.c, SELECT_AID, NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, "8058000000", &d), 0x9000);
 	assert_data_hex(&d, "C400");
+	/* C400 exists, empty, before INITIALIZE; INITIALIZE without data
+	 * answers free memory and version. */
+	assert_int_equal(xfer(&k.c, "00B1C400 04 54020000 00", &d), 0x9000);
+	assert_int_equal(d.len, 0);
+	assert_int_equal(xfer(&k.c, "80500000 00", &d), 0x9000);
+	assert_data_hex(&d, "00100000000606");
 	assert_int_equal(xfer(&k.c, INIT_NO_DKEK, NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, "8058000000", &d), 0x9000);
 	assert_data_hex(&d, "C400CC00");
@@ -326,7 +339,7 @@ static void test_device_key_at_ref_0(void **state)
 	assert_int_equal(xfer(&k.c, "8058000000", &d), 0x9000);
 	/* CE00, CE01, CF01, 2F02 hidden; C401, C402 made by the card itself. */
 	assert_data_hex(&d, "C400CC00CC02CC01C402C401C801");
-	assert_int_equal(xfer(&k.c, "00B1C401 04 54020000 00", &d), 0x6282);
+	assert_int_equal(xfer(&k.c, "00B1C401 04 54020000 00", &d), 0x9000);
 	assert_true(d.len > 4);
 	card_free(&k);
 
@@ -486,8 +499,17 @@ static void test_select_and_fcp(void **state)
 	assert_int_equal(xfer(&k.c, "00C0000024", &d), 0x9000);
 	assert_int_equal(d.len, 0x24);
 	assert_int_equal(xfer(&k.c, "00A40000023F0000", NULL), 0x6A82);
-	/* Wrong data (a 3-byte PIN): 67 00 where the real card says 6A 80. */
-	assert_int_equal(xfer(&k.c, "0020008103313131", NULL), 0x6700);
+	/* Wrong data (an offset object that is not 54): 67 00 where the real
+	 * card says 6A 80. */
+	assert_int_equal(xfer(&k.c, "00B12F02 02 5500 00", NULL), 0x6700);
+	/* Any VERIFY ends both sessions; a PIN of any length is counted; the
+	 * SO status shows an open SO session. */
+	assert_int_equal(xfer(&k.c, VERIFY_PIN, NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, "0020008808 3537363231383830", NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, "00200088", NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, "00200081", NULL), 0x63C3);
+	assert_int_equal(xfer(&k.c, "0020008103313131", NULL), 0x63C2);
+	assert_int_equal(xfer(&k.c, "00200088", NULL), 0x63CF);
 	assert_int_equal(k.st.profile->atr_len, 24);
 	card_free(&k);
 
@@ -507,7 +529,9 @@ static void test_select_and_fcp(void **state)
 	hex_encode(k.st.profile->atr, k.st.profile->atr_len, atr, 1);
 	assert_string_equal(atr, "3BDE18FF8191FE1FC3803181544853" "4D31738021408107" "1C");
 	assert_int_equal(xfer(&k.c, INIT_NO_DKEK, NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, "00B12F02 02 5500 00", NULL), 0x6A80);
 	assert_int_equal(xfer(&k.c, "0020008103313131", NULL), 0x6A80);
+	assert_int_equal(xfer(&k.c, "80500000 00", NULL), 0x6A80);
 	card_free(&k);
 	buf_free(&d);
 }
@@ -538,6 +562,53 @@ static void test_pico_unwrap_and_reinit(void **state)
 	assert_int_equal(xfer(&k.c, SELECT_AID, NULL), 0x9000);
 	assert_int_equal(xfer(&k.c, REINIT_OTHER_SO, NULL), 0x6985);
 	card_free(&k);
+}
+
+/* pico-hsm does not protect reference 0: an UNWRAP there replaces the
+ * device key (2F02 unchanged, C400 describes the new key with ID "0"). */
+static void test_pico_unwrap_onto_device_key(void **state)
+{
+	(void)state;
+	uint8_t dkek[32];
+	hex_decode(SHARE1, dkek, 32);
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	bytebuf blob = { 0 }, d = { 0 }, before = { 0 };
+	hv_err err;
+	assert_int_equal(keyblob_wrap_pkey(key, dkek, NULL, 0, 0, NULL, &blob, &err), 0);
+	char *cmd = malloc(blob.len * 2 + 64), *hex = malloc(blob.len * 2 + 1);
+	hex_encode(blob.data, blob.len, hex, 1);
+	sprintf(cmd, "80740093 00%04zX %s", blob.len, hex);
+	for (sim_profile_id id = SIM_PROFILE_SMARTCARD_HSM; id <= SIM_PROFILE_PICO_HSM; id++) {
+		card k;
+		card_new(&k, id, NULL);
+		assert_int_equal(xfer(&k.c, SELECT_AID, NULL), 0x9000);
+		assert_int_equal(xfer(&k.c, INIT_1_SHARE, NULL), 0x9000);
+		assert_int_equal(xfer(&k.c, "8052000020" SHARE1 "00", NULL), 0x9000);
+		assert_int_equal(xfer(&k.c, VERIFY_PIN, NULL), 0x9000);
+		assert_int_equal(xfer(&k.c, READ_2F02, &before), id == SIM_PROFILE_PICO_HSM ? 0x9000 : 0x6282);
+		if (id != SIM_PROFILE_PICO_HSM) {
+			assert_int_equal(xfer(&k.c, cmd, NULL), 0x6A86);
+			card_free(&k);
+			continue;
+		}
+		assert_int_equal(xfer(&k.c, cmd, NULL), 0x9000);
+		assert_int_equal(EVP_PKEY_eq(k.st.devkey, key), 1);
+		assert_int_equal(xfer(&k.c, READ_2F02, &d), 0x9000);
+		assert_int_equal(d.len, before.len);
+		assert_memory_equal(d.data, before.data, d.len);
+		assert_int_equal(xfer(&k.c, "00B1C400 04 54020000 00", &d), 0x9000);
+		prkd_info info;
+		assert_int_equal(prkd_parse(d.data, d.len, &info, &err), 0);
+		assert_int_equal(info.id_len, 1);
+		assert_int_equal(info.id[0], '0');
+		card_free(&k);
+	}
+	free(cmd);
+	free(hex);
+	EVP_PKEY_free(key);
+	buf_free(&blob);
+	buf_free(&d);
+	buf_free(&before);
 }
 
 /* ---- state file ---- */
@@ -610,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_sign_algorithms),
 		cmocka_unit_test(test_select_and_fcp),
 		cmocka_unit_test(test_pico_unwrap_and_reinit),
+		cmocka_unit_test(test_pico_unwrap_onto_device_key),
 		cmocka_unit_test(test_state_profiles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
