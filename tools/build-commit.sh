@@ -10,6 +10,8 @@
 # clone and an archive of one commit say the same thing.
 src=${1:-.}
 cd "$src" || exit 1
+# Every build runs this: never take the index lock a concurrent git command needs.
+export GIT_OPTIONAL_LOCKS=0
 top=$(git rev-parse --show-toplevel 2>/dev/null) && [ "$top" -ef . ] &&
 	exec git describe --always --dirty --abbrev=12 --exclude='*'
 # A source tree inside some other repository (an unpacked tarball) falls through.
