@@ -2,6 +2,7 @@
 #include "vault/manifest.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,11 +285,23 @@ manifest_key *manifest_find_key(const manifest *m, const char *kcv, const char *
 	return NULL;
 }
 
+/* SHA-256 fetched once: an implicit fetch per EVP_Digest call costs more
+ * than hashing a small key file. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void manifest_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+	pthread_once(&sha256_once, fetch_sha256);
+	if (EVP_Digest(data, len, md, &mdlen, sha256_md ? sha256_md : EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32) {
 		/* Never a valid hash: every comparison against it fails. */
 		memset(out, 'x', 64);
 		out[64] = '\0';
