@@ -182,15 +182,54 @@ int attest_set_permit(const flow_ctx *fc, cardset *cs, const devaut_anchors *a,
 int attest_after_init(const flow_ctx *fc, flow_card *c, const devaut_anchors *a,
 		      int accept_unattested, card_attest *att, hv_err *err)
 {
-	if (!att->empty)
-		return HV_OK;
+	/* Read again in every case: pico-hsm makes its certificate at the
+	 * first INITIALIZE and signs it anew at a later one (same key, new
+	 * signature), and the manifest records what the card holds now. */
+	int was_empty = att->empty, before = att->r.status;
 	int rc = attest_card(&c->sc, a, att, err);
 	if (rc != HV_OK)
 		return rc;
 	char text[320];
 	attest_text(att, text, sizeof(text));
-	flow_say(fc, "card %s: %s", c->ident.serial, text);
+	if (was_empty || att->r.status != before)
+		flow_say(fc, "card %s: %s", c->ident.serial, text);
 	/* cardset_each names the card and reader in front of the message */
 	return attest_permit(att, "", accept_unattested,
 			     "it was initialized but received no DKEK share", err);
+}
+
+/* The 7F4E body of a device certificate given in hex, into buf. */
+static int devcert_body(const char *hex, uint8_t *buf, size_t cap, const uint8_t **body,
+			size_t *len)
+{
+	long got = hex_decode(hex, buf, cap);
+	if (got <= 0)
+		return -1;
+	size_t n = (size_t)got;
+	tlv cert, b;
+	size_t off = 0;
+	if (tlv_next(buf, n, &off, &cert) != 0 || cert.tag != 0x7F21 ||
+	    tlv_find(cert.val, cert.len, 0x7F4E, &b) != 0)
+		return -1;
+	*body = b.raw;
+	*len = b.raw_len;
+	return 0;
+}
+
+int attest_same_devcert(const char *hex_a, const char *hex_b)
+{
+	if (!hex_a || !hex_b)
+		return 0;
+	if (!strcmp(hex_a, hex_b))
+		return 1;
+	uint8_t *a = malloc(strlen(hex_a) / 2 + 1), *b = malloc(strlen(hex_b) / 2 + 1);
+	const uint8_t *ba, *bb;
+	size_t la, lb;
+	int same = a && b &&
+		   devcert_body(hex_a, a, strlen(hex_a) / 2 + 1, &ba, &la) == 0 &&
+		   devcert_body(hex_b, b, strlen(hex_b) / 2 + 1, &bb, &lb) == 0 &&
+		   la == lb && memcmp(ba, bb, la) == 0;
+	free(a);
+	free(b);
+	return same;
 }

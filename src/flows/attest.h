@@ -49,13 +49,19 @@ int attest_cardset(cardset *cs, const devaut_anchors *a, card_attest *out, hv_er
 int attest_set_permit(const flow_ctx *fc, cardset *cs, const devaut_anchors *a,
 		      int accept_unattested, card_attest *out, hv_err *err);
 
-/* Right after INITIALIZE, in the card's thread: a card that had no device
- * certificate before (att->empty: pico-hsm makes it at INITIALIZE) is
- * judged now, before any share is imported; others pass unchanged. */
+/* Right after INITIALIZE, in the card's thread, before any share is
+ * imported: the card is judged again (a pico-hsm makes its certificate at
+ * the first INITIALIZE and re-signs it at later ones), *att updated, and
+ * refused like attest_permit. A progress line when the verdict is new. */
 int attest_after_init(const flow_ctx *fc, flow_card *c, const devaut_anchors *a,
 		      int accept_unattested, card_attest *att, hv_err *err);
 
 void attest_clear(card_attest *a);
+
+/* 1 when two device certificates (lowercase hex) have the same body
+ * (7F4E: holder, key, issuer, dates): the same certificate up to its
+ * signature, which pico-hsm makes anew at each INITIALIZE. */
+int attest_same_devcert(const char *hex_a, const char *hex_b);
 
 /* "genuine (DECM010444800000 <- DEDICM0100002 <- DESRCACC100001)",
  * "not attested: self-signed device certificate ...", "failed: ...". */

@@ -120,7 +120,7 @@ static int verify_device(struct verify_ctx *x, flow_card *c, const manifest_card
 	const char *who = c->card_id;
 	char text[320];
 	attest_text(&att, text, sizeof(text));
-	if (mc->devcert && (!att.devcert_hex || strcmp(att.devcert_hex, mc->devcert) != 0))
+	if (mc->devcert && !attest_same_devcert(att.devcert_hex, mc->devcert))
 		add_finding(&x->f, who, "card %s: its device certificate differs from the one "
 			    "recorded when it joined the set: it is not the card that was enrolled "
 			    "(replaced, or its identity forged)", c->ident.serial);
@@ -135,6 +135,35 @@ static int verify_device(struct verify_ctx *x, flow_card *c, const manifest_card
 	return HV_OK;
 }
 
+/* A card whose id is not in the set: say what it is. */
+static int not_member(struct verify_ctx *x, flow_card *c, hv_err *err)
+{
+	card_attest att = { 0 };
+	int rc = attest_card(&c->sc, x->anchors, &att, err);
+	if (rc != HV_OK)
+		return rc;
+	const manifest_card *same_key = NULL;
+	for (size_t i = 0; att.devcert_hex && i < x->m->card_n && !same_key; i++)
+		if (attest_same_devcert(att.devcert_hex, x->m->cards[i].devcert))
+			same_key = &x->m->cards[i];
+	const manifest_card *twin = same_serial(x->m, c->ident.serial);
+	if (same_key)
+		add_finding(&x->f, c->card_id, "card %s in reader %s is card %s of this set with "
+			    "its device certificate signed anew (pico-hsm does so at INITIALIZE, "
+			    "which erases the card): it was initialized since it was recorded",
+			    c->ident.serial, c->reader, same_key->id);
+	else if (twin && twin->devcert)
+		add_finding(&x->f, c->card_id, "card %s in reader %s has the serial of a card of "
+			    "this set but another device certificate than the one recorded: it is "
+			    "not the card that was enrolled (replaced, or its identity forged)",
+			    c->ident.serial, c->reader);
+	else
+		add_finding(&x->f, c->card_id, "card %s in reader %s is not a card of this set",
+			    c->ident.serial, c->reader);
+	attest_clear(&att);
+	return HV_OK;
+}
+
 static int verify_card(flow_card *c, void *ctxp, hv_err *err)
 {
 	struct verify_ctx *x = ctxp;
@@ -142,17 +171,8 @@ static int verify_card(flow_card *c, void *ctxp, hv_err *err)
 	const manifest_card *mc = manifest_find_card(x->m, c->card_id);
 	const char *who = c->card_id;
 	if (!mc) {
-		const manifest_card *twin = same_serial(x->m, c->ident.serial);
-		if (twin && twin->devcert)
-			add_finding(&x->f, who, "card %s in reader %s has the serial of a card of "
-				    "this set but another device certificate than the one recorded: "
-				    "it is not the card that was enrolled (replaced, or its identity "
-				    "forged)", c->ident.serial, c->reader);
-		else
-			add_finding(&x->f, who, "card %s in reader %s is not a card of this set",
-				    c->ident.serial, c->reader);
 		cr->mismatch = 1;
-		return HV_OK;
+		return not_member(x, c, err);
 	}
 	cr->member = 1;
 	int rc;

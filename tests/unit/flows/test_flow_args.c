@@ -200,6 +200,85 @@ static void bad_command_lines(void **state)
 	expect_usage("--reader needs", "--vault", "v", "--reader", "", NULL);
 }
 
+static void put_file(const char *dir, const char *name, const uint8_t *data, size_t len)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* --trust-dir: each folder's roots join the default anchors (repeatable,
+ * a root already trusted is kept once) and the flows get them; a missing
+ * folder or a file that is no self-signed root is a usage error naming
+ * it. */
+static void trust_dirs(void **state)
+{
+	(void)state;
+	const char *vec = getenv("HV_DEVAUT_VECTORS");
+	assert_non_null(vec); /* set by meson: tests/vectors/devaut */
+	char dir[] = "/tmp/hv-trust-test-XXXXXX", other[] = "/tmp/hv-trust-test-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(mkdtemp(other));
+	/* the test root UTSRCACC100001, read from the vectors */
+	char path[600];
+	snprintf(path, sizeof(path), "%s/UTSRCACC100001.cvc", vec);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	uint8_t root[1024];
+	size_t n = fread(root, 1, sizeof(root), f);
+	fclose(f);
+	assert_true(n > 100 && n < sizeof(root));
+	put_file(dir, "test-root.cvc", root, n);
+	put_file(other, "builtin.cvc", devaut_builtin_root, DEVAUT_BUILTIN_ROOT_LEN);
+
+	flow_args fa;
+	hv_err err;
+	assert_int_equal(parse(&fa, NULL, 1, &err, "--vault", "v", NULL), HV_OK);
+	assert_ptr_equal(fa.fc.anchors, &fa.anchors);
+	size_t defaults = fa.anchors.n;
+	assert_true(defaults >= 1); /* CardContact's root is built in */
+	assert_int_equal(flow_args_finish(&fa, HV_OK, &err), HV_OK);
+	assert_null(fa.fc.anchors);
+
+	/* repeatable; the built-in root given again is kept once */
+	assert_int_equal(parse(&fa, NULL, 1, &err, "--vault", "v", "--trust-dir", dir,
+			       "--trust-dir", other, NULL), HV_OK);
+	assert_int_equal(fa.n_trust_dirs, 2);
+	assert_int_equal(fa.anchors.n, defaults + 1);
+	/* the set the flows get still judges a real Nitrokey HSM 2 genuine */
+	devaut_result r;
+	uint8_t ef[2048];
+	snprintf(path, sizeof(path), "%s/nitrokey-DENK0404144.2f02.bin", vec);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	size_t efn = fread(ef, 1, sizeof(ef), f);
+	fclose(f);
+	assert_int_equal(devaut_check(fa.fc.anchors, ef, efn, &r, &err), HV_OK);
+	assert_int_equal(r.status, DEVAUT_GENUINE);
+	assert_string_equal(r.root_chr, "DESRCACC100001");
+	assert_int_equal(flow_args_finish(&fa, HV_OK, &err), HV_OK);
+
+	/* a missing folder, and a file that is not a root, name themselves */
+	char missing[700];
+	snprintf(missing, sizeof(missing), "%s/nope", dir);
+	expect_usage("nope", "--vault", "v", "--trust-dir", missing, NULL);
+	expect_usage("--trust-dir needs a folder", "--vault", "v", "--trust-dir", "", NULL);
+	put_file(dir, "junk.cvc", (const uint8_t *)"not a certificate", 17);
+	expect_usage("junk.cvc", "--vault", "v", "--trust-dir", dir, NULL);
+
+	snprintf(path, sizeof(path), "%s/junk.cvc", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/test-root.cvc", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/builtin.cvc", other);
+	unlink(path);
+	rmdir(dir);
+	rmdir(other);
+}
+
 static void help_needs_nothing_else(void **state)
 {
 	(void)state;
@@ -254,6 +333,7 @@ int main(void)
 		cmocka_unit_test(batch_without_fd_never_asks),
 		cmocka_unit_test(bad_descriptors),
 		cmocka_unit_test(bad_command_lines),
+		cmocka_unit_test(trust_dirs),
 		cmocka_unit_test(help_needs_nothing_else),
 		cmocka_unit_test(json_error_document),
 	};
