@@ -159,11 +159,10 @@ int device_holds_data(const char *path, uint64_t size, hv_err *err)
 	return r;
 }
 
-/* Signatures, a LUKS2 header blkid missed, and any data at all. Failures
- * to read count as data: when in doubt, ask. */
-static void probe_contents(stick_device *d)
+void device_probe_contents(stick_device *d)
 {
-	probe_signatures(d);
+	if (!d->size)
+		return;
 	hv_err e;
 	hv_err_clear(&e);
 	int r = device_holds_data(d->path, d->size, &e);
@@ -305,7 +304,7 @@ static int inspect_block(const char *path, const struct stat *st, stick_device *
 		append(d->held_by, sizeof(d->held_by), ", ", "in use (exclusive open refused)");
 	}
 	if (d->size)
-		probe_contents(d);
+		probe_signatures(d);
 	return HV_OK;
 }
 
@@ -358,7 +357,7 @@ int device_inspect(const char *path, stick_device *d, hv_err *err)
 	fmt(d->model, sizeof(d->model), "image file");
 	check_loop_attachment(d);
 	if (d->size)
-		probe_contents(d);
+		probe_signatures(d);
 	return HV_OK;
 }
 

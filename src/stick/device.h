@@ -41,7 +41,14 @@ typedef struct stick_device {
  * read whatever the size. 1: data found, 0: every sampled byte is zero. */
 int device_holds_data(const char *path, uint64_t size, hv_err *err);
 
-/* Describes path (block device, or image file that may be missing). */
+/* Fills holds_data (by device_holds_data; a read failure counts as data:
+ * when in doubt, ask) and luks_note (a LUKS2 header blkid did not name).
+ * For a device about to be erased, before device_check_erasable. */
+void device_probe_contents(stick_device *d);
+
+/* Describes path (block device, or image file that may be missing): sysfs
+ * facts and blkid signatures; holds_data and luks_note stay unset (a
+ * listing must not read every disk). */
 int device_inspect(const char *path, stick_device *d, hv_err *err);
 
 /* Every block device in /sys/block with a size, except ram/zram. *out is

@@ -188,6 +188,7 @@ int stick_prepare(const char *path, const stick_prepare_opts *o,
 	if (!d.is_image && o->size)
 		return hv_fail(err, HV_EUSAGE, "--size applies to image files only, not %s", path);
 	char reasons[1024];
+	device_probe_contents(&d);
 	if ((rc = device_check_erasable(&d, reasons, sizeof(reasons), err)))
 		return rc;
 	if (d.exists && d.size && d.size < STICK_MIN_SIZE)
