@@ -34,6 +34,15 @@ d=[x for x in json.load(sys.stdin) if x['device']=='$l']
 assert d and d[0]['mounted'] and d[0]['type']=='ext4' and not d[0]['removable'], d" \
 	|| fail "stick list --json does not show $l as mounted ext4"
 umount "$WORK/mnt"; MOUNTS=""
+# the kernel may release the device's exclusive claim a moment after umount
+# returns: wait for it, or the next case sees "in use" instead of ext4
+python3 -c "
+import os,sys,time
+for i in range(100):
+    try:
+        os.close(os.open('$l', os.O_RDONLY|os.O_EXCL)); sys.exit(0)
+    except OSError: time.sleep(0.05)
+sys.exit(1)" || fail "$l still claimed 5 s after umount"
 
 # 2. holding a filesystem (now unmounted): needs the confirmation
 refused 7 "filesystem or other signature (ext4" "$l" -- --batch
