@@ -156,11 +156,15 @@ int attest_permit(const card_attest *a, const char *who, int accept_unattested,
 			       "cards that prove they are genuine; %s. To accept cards that cannot "
 			       "prove it, set cards.unattested: accept in the policy", name,
 			       a->r.reason, state);
+	/* Only a chain that ends at a root nobody named may be the operator's
+	 * to fix; a signature that does not verify is not. */
+	int unknown_root = strstr(a->r.reason, "trusted anchor") != NULL;
 	return hv_fail(err, HV_ESAFETY,
 		       "%s failed its device authentication check (%s): it may not be "
-		       "a genuine card and never receives the DKEK; %s. If its root is one "
-		       "you trust, name the folder holding it with --trust-dir DIR", name,
-		       a->r.reason[0] ? a->r.reason : "no verdict", state);
+		       "a genuine card and never receives the DKEK; %s%s", name,
+		       a->r.reason[0] ? a->r.reason : "no verdict", state,
+		       unknown_root ? ". If its root is one you trust, name the folder holding "
+		       "it with --trust-dir DIR" : "");
 }
 
 int attest_set_permit(const flow_ctx *fc, cardset *cs, const devaut_anchors *a,

@@ -214,6 +214,8 @@ a=$(attestation <"$WORK/st.json")
 case $a in failed\|\|*does\ not\ verify*) ;; *) fail "forged chain shown as '$a'" ;; esac
 refused 7 "failed its device authentication check" "$WORK/vF" "$WORK/one.yaml" \
 	--secrets-fd 3 3< <(secrets)
+! grep -q -- "--trust-dir" "$WORK/out" ||
+	fail "a forged signature is not the operator's root to trust: $(cat "$WORK/out")"
 [ ! -e "$WORK/vF" ] || fail "a refused enroll left a vault"
 ok "a forged device chain: card status says failed, enroll refuses it unchanged"
 
