@@ -80,13 +80,18 @@ sim_insert() {
 	port=$(reader_port "$idx") || exit 1
 	[ -z "$(sim_pid "$idx")" ] || hv_fail "reader $idx already holds a simulated card"
 	local log="$HV_PCSC_WORK/sim-$idx.log"
-	# A suite run per card family sets HV_SIM_PROFILE; a caller's own
-	# --profile wins.
-	local a with_profile=0
+	# A suite run per card family sets HV_SIM_PROFILE for the NEW cards it
+	# inserts (no state file yet, or --blank); a caller's own --profile
+	# wins, and a card re-inserted from its state file keeps its family.
+	local a with_profile=0 new_card=0
+	[ -e "$state" ] || new_card=1
 	for a in "$@"; do
-		case $a in --profile | --profile=*) with_profile=1 ;; esac
+		case $a in
+		--profile | --profile=*) with_profile=1 ;;
+		--blank) new_card=1 ;;
+		esac
 	done
-	if [ -n "${HV_SIM_PROFILE:-}" ] && [ "$with_profile" = 0 ]; then
+	if [ -n "${HV_SIM_PROFILE:-}" ] && [ "$with_profile" = 0 ] && [ "$new_card" = 1 ]; then
 		set -- --profile "$HV_SIM_PROFILE" "$@"
 	fi
 	# The sim dies with the shell that started it (pdeathsig) even if
