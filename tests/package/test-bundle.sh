@@ -82,6 +82,23 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=
 ifaces=$(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/net/dev | tr '\n' ' ')
 [ "$ifaces" = "lo " ] || { echo "inside: network interfaces besides lo: $ifaces"; exit 1; }
 echo "inside: network interfaces: $ifaces(no route out)"
+# A damaged or an added package: install.sh refuses, dpkg never runs.
+for damage in flip add; do
+	rm -rf /root/bad && cp -a /root/bundle /root/bad
+	deb=$(ls /root/bad/debs/hsmvault_*.deb)
+	case $damage in
+	flip) printf 'X' | dd of="$deb" bs=1 seek=2000 conv=notrunc 2>/dev/null ;;
+	add) cp "$deb" /root/bad/debs/zz-extra_1_amd64.deb ;;
+	esac
+	if sh /root/bad/install.sh >/root/bad.out 2>&1; then
+		echo "inside: install.sh accepted a bundle ($damage)"; exit 1
+	fi
+	grep -q "nothing installed" /root/bad.out || { cat /root/bad.out; exit 1; }
+	! dpkg-query -W -f='${Status}' hsmvault 2>/dev/null | grep -q installed ||
+		{ echo "inside: a refused bundle installed hsmvault"; exit 1; }
+	echo "inside: refused ($damage): $(tail -n 1 /root/bad.out)"
+done
+rm -rf /root/bad /root/bad.out
 sh /root/bundle/install.sh
 # Installed, not enabled: no unit of hsmvault is wanted by any target.
 if ls /etc/systemd/system/*.wants/hsmvault* 2>/dev/null; then
