@@ -49,6 +49,8 @@ tools/make-bundle.sh --debs "$debs" "$tmp/bundle"
 echo "--- a minimal Debian 12 root"
 cache=/var/cache/hsmvault-test
 base=$cache/debian12-minbase.tar.gz
+# Made again once a month: a root much older than the mirror tests old media.
+[ ! -f "$base" ] || find "$base" -mtime +30 -delete
 if [ ! -s "$base" ]; then
 	mirror=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME) $(IDENTIFIER)' |
 		awk '$2 == "bookworm" && $3 == "Packages" { print $1; exit }')
