@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 
 #include "crypto/prkd.h"
@@ -203,12 +206,47 @@ static void put_printf(bytebuf *b, const char *fmt, ...)
 		buf_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+/* An RSA key unwrapped from CardContact's plain form (n, e, d: RSA above
+ * 2048 bits) has no primes, so no PKCS#1 DER: it is written as
+ * RSAND:<n hex>:<e hex>:<d hex>. */
+#define RSAND_PREFIX "RSAND:"
+
+static int put_bn_hex(bytebuf *b, EVP_PKEY *k, const char *name)
+{
+	BIGNUM *bn = NULL;
+	if (!EVP_PKEY_get_bn_param(k, name, &bn))
+		return -1;
+	int len = BN_num_bytes(bn);
+	uint8_t *tmp = OPENSSL_malloc(len > 0 ? (size_t)len : 1);
+	int rc = -1;
+	if (tmp && BN_bn2bin(bn, tmp) == len) {
+		if (len == 0)
+			put_str(b, "00");
+		else
+			put_hex(b, tmp, (size_t)len);
+		rc = 0;
+	}
+	if (tmp)
+		OPENSSL_clear_free(tmp, len > 0 ? (size_t)len : 1);
+	BN_clear_free(bn);
+	return rc;
+}
+
 static int put_pkey(bytebuf *b, EVP_PKEY *k)
 {
 	uint8_t *der = NULL;
 	int n = i2d_PrivateKey(k, &der);
-	if (n <= 0)
-		return -1;
+	if (n <= 0) {
+		if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA)
+			return -1;
+		put_str(b, RSAND_PREFIX);
+		int rc = put_bn_hex(b, k, OSSL_PKEY_PARAM_RSA_N);
+		put_str(b, ":");
+		rc |= put_bn_hex(b, k, OSSL_PKEY_PARAM_RSA_E);
+		put_str(b, ":");
+		rc |= put_bn_hex(b, k, OSSL_PKEY_PARAM_RSA_D);
+		return rc;
+	}
 	put_hex(b, der, (size_t)n);
 	OPENSSL_clear_free(der, (size_t)n);
 	return 0;
@@ -333,8 +371,56 @@ static int word_uint(const char *w, unsigned max, unsigned *v)
 	return 0;
 }
 
+static BIGNUM *hex_bn(const char *w, size_t len)
+{
+	char tmp[2100];
+	if (len == 0 || len >= sizeof(tmp))
+		return NULL;
+	memcpy(tmp, w, len);
+	tmp[len] = 0;
+	BIGNUM *bn = NULL;
+	if (!BN_hex2bn(&bn, tmp) || strlen(tmp) != len) {
+		BN_free(bn);
+		bn = NULL;
+	}
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	return bn;
+}
+
+/* RSAND:<n>:<e>:<d> (see put_pkey). */
+static EVP_PKEY *word_rsand(const char *w)
+{
+	const char *n = w + strlen(RSAND_PREFIX), *e = strchr(n, ':');
+	const char *d = e ? strchr(e + 1, ':') : NULL;
+	if (!e || !d)
+		return NULL;
+	BIGNUM *bn = hex_bn(n, (size_t)(e - n)), *be = hex_bn(e + 1, (size_t)(d - e - 1)),
+	       *bd = hex_bn(d + 1, strlen(d + 1));
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+	if (bn && be && bd && bld &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, bd) &&
+	    (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) != NULL &&
+	    EVP_PKEY_fromdata_init(ctx) == 1)
+		EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEYPAIR, params);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(bn);
+	BN_free(be);
+	BN_clear_free(bd);
+	return k;
+}
+
 static EVP_PKEY *word_pkey(const char *w)
 {
+	if (strncmp(w, RSAND_PREFIX, strlen(RSAND_PREFIX)) == 0)
+		return word_rsand(w);
 	uint8_t *d;
 	size_t n;
 	if (word_bytes(w, &d, &n) || n == 0) {

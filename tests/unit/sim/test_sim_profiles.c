@@ -613,6 +613,61 @@ static void test_pico_unwrap_onto_device_key(void **state)
 
 /* ---- state file ---- */
 
+/* An RSA key unwrapped from the plain (n, e, d) form has no primes: the
+ * state file keeps it anyway, and the reloaded card signs with it. */
+static void test_state_rsa_without_primes(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/hv-sim-rsand-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	uint8_t dkek[32];
+	hex_decode(SHARE1, dkek, 32);
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	bytebuf blob = { 0 }, d = { 0 };
+	hv_err err;
+	assert_int_equal(keyblob_wrap_pkey(key, dkek, NULL, 0, 0, NULL, &blob, &err), 0);
+	char *cmd = malloc(blob.len * 2 + 64), *hex = malloc(blob.len * 2 + 1);
+	hex_encode(blob.data, blob.len, hex, 1);
+	sprintf(cmd, "80740393 00%04zX %s", blob.len, hex);
+	card k;
+	card_new(&k, SIM_PROFILE_SMARTCARD_HSM, NULL);
+	assert_int_equal(xfer(&k.c, SELECT_AID, NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, INIT_1_SHARE, NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, "8052000020" SHARE1 "00", NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, VERIFY_PIN, NULL), 0x9000);
+	assert_int_equal(xfer(&k.c, cmd, NULL), 0x9000);
+	assert_int_equal(sim_state_save(&k.st, path, &err), 0);
+	FILE *fp = fopen(path, "r");
+	static char text[20000];
+	size_t n = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[n] = 0;
+	assert_non_null(strstr(text, "\nkey 3 rsa 0 - RSAND:"));
+	sim_state s2;
+	assert_int_equal(sim_state_load(&s2, path, &err), 0);
+	assert_int_equal(EVP_PKEY_eq(s2.keys[3].pkey, key), 1);
+	sim_card c2;
+	sim_card_init(&c2, &s2);
+	assert_int_equal(xfer(&c2, SELECT_AID, NULL), 0x9000);
+	assert_int_equal(xfer(&c2, VERIFY_PIN, NULL), 0x9000);
+	assert_int_equal(xfer(&c2, "80680333 000003 616263 0000", &d), 0x9000);
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, key), 1);
+	assert_int_equal(EVP_DigestVerify(m, d.data, d.len, (const uint8_t *)"abc", 3), 1);
+	EVP_MD_CTX_free(m);
+	sim_card_free(&c2);
+	sim_state_free(&s2);
+	card_free(&k);
+	free(cmd);
+	free(hex);
+	EVP_PKEY_free(key);
+	buf_free(&blob);
+	buf_free(&d);
+	unlink(path);
+}
+
 static void test_state_profiles(void **state)
 {
 	(void)state;
@@ -683,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_pico_unwrap_and_reinit),
 		cmocka_unit_test(test_pico_unwrap_onto_device_key),
 		cmocka_unit_test(test_state_profiles),
+		cmocka_unit_test(test_state_rsa_without_primes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
