@@ -83,7 +83,11 @@ insert_blank 1 HVBKF01
 hv backup --vault "$V" --secrets-fd 3 3< <(pinfd) >"$WORK/f.out" 2>&1
 rc=$?
 [ $rc = 1 ] || { cat "$WORK/f.out"; fail "backup with a foreign card: exit $rc, expected 1"; }
-grep -q "card HVBKF01 in reader .* is not a card of this vault's set" "$WORK/f.out" ||
+# (a factory-fresh pico-hsm has no serial until its first INITIALIZE)
+foreign="card HVBKF01"
+[ "${HV_SIM_PROFILE:-}" = pico-hsm ] && foreign="card (blank, no identity yet)"
+grep -qF "$foreign in reader" "$WORK/f.out" &&
+	grep -q "is not a card of this vault's set" "$WORK/f.out" ||
 	fail "foreign card message: $(cat "$WORK/f.out")"
 [ "$(ls "$V/manifest" | wc -l)" = "$n" ] || fail "a refused backup wrote a version"
 ok "a card of another set is refused"

@@ -14,6 +14,23 @@ insert_blank 1 CSB02
 out=$("$PROBE" list) || fail "cardset_probe list failed: $out"
 echo "$out"
 [ "$(grep -c '^card	' <<<"$out")" = 2 ] || fail "expected 2 cards, got: $out"
+if [ "${HV_SIM_PROFILE:-}" = pico-hsm ]; then
+	# a factory-fresh pico-hsm has no device identity until its first
+	# INITIALIZE: listed as blank, without card_id; OpenSC's sc-hsm-tool
+	# initializes both, and they have one from then on
+	for r in "$R0" "$R1"; do
+		grep -q "^card	$r			(blank, no identity yet)	" <<<"$out" ||
+			fail "a blank pico-hsm in $r is not listed as blank without identity: $out"
+	done
+	hv_require_tool sc-hsm-tool opensc
+	for i in 0 1; do
+		sc-hsm-tool --reader "$i" --initialize --so-pin "$SOPIN" --pin "$PIN" >"$WORK/init.out" 2>&1 ||
+			{ cat "$WORK/init.out"; fail "sc-hsm-tool --initialize of the pico-hsm in reader $i"; }
+	done
+	out=$("$PROBE" list) || fail "cardset_probe list failed: $out"
+	echo "$out"
+	ok "blank pico-hsm cards listed without identity; initialized with sc-hsm-tool"
+fi
 line0=$(grep "^card	$R0	" <<<"$out") || fail "no card listed in reader $R0"
 line1=$(grep "^card	$R1	" <<<"$out") || fail "no card listed in reader $R1"
 id0=$(cut -f3 <<<"$line0"); id1=$(cut -f3 <<<"$line1")

@@ -60,8 +60,14 @@ hv restore --vault "$V" --secrets-fd 3 3< <(secrets) >"$WORK/out" 2>&1 ||
 grep -q "card HVRED01: KCV .*, $((2 - part)) keys\? restored, $part already there" "$WORK/out" ||
 	{ cat "$WORK/out"; fail "the rerun did not continue card D where it stopped (it held $part keys)"; }
 cat "$WORK/out"
-grep -q "card HVREC01: already carries this vault's DKEK" "$WORK/out" ||
-	fail "the rerun did not recognize the finished card"
+# pico-hsm shows its KCV only after the PIN: the rerun sees a DKEK and
+# continues without initializing (its KCV is checked after the PIN, below)
+if [ "${HV_SIM_PROFILE:-}" = pico-hsm ]; then
+	grep -q "card HVREC01: DKEK present (KCV shown after PIN), continuing without initializing it" \
+		"$WORK/out"
+else
+	grep -q "card HVREC01: already carries this vault's DKEK" "$WORK/out"
+fi || fail "the rerun did not recognize the finished card"
 grep -q "card HVREC01: KCV .*, 0 keys restored, 2 already there" "$WORK/out" ||
 	fail "the finished card was restored again"
 [ "$(nkeys 0)" = 2 ] && [ "$(nkeys 1)" = 2 ] || fail "cards hold $(nkeys 0) and $(nkeys 1) keys, expected 2 each"
