@@ -7,6 +7,7 @@
  *
  *   bench_vault [--quick]     (--quick: the 100,000-key vault is skipped)
  *   bench_vault --load DIR FULL   (internal: one measurement, one line)
+ *   bench_vault --make DIR KEYS   (one vault of KEYS keys in one version, kept) 
  *
  * Vaults (keys: EC P-256 entries as backup writes them, 600-byte files):
  *   A  format 2, 1,000 keys, 100 manifest versions + 420 journal entries:
@@ -76,7 +77,7 @@ static void add_keys(const char *dir, manifest *m, size_t first, size_t n, time_
 	for (size_t i = first; i < first + n; i++) {
 		uint8_t raw[64];
 		RAND_bytes(raw, sizeof(raw));
-		char id[41], pub[sizeof(spki_prefix) + 128], sha[65], file[128], label[32];
+		char id[64], pub[sizeof(spki_prefix) + 128], sha[65], file[128], label[32];
 		snprintf(id, sizeof(id), "%08zx%032zx", i, i * 2654435761u);
 		memcpy(pub, spki_prefix, sizeof(spki_prefix) - 1);
 		hex_encode(raw, sizeof(raw), pub + sizeof(spki_prefix) - 1, 0);
@@ -299,6 +300,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--load"))
 		return load_once(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "--make")) {
+		build_wide(argv[2], strtoul(argv[3], NULL, 10));
+		return 0;
+	}
 	int quick = argc > 1 && !strcmp(argv[1], "--quick");
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
