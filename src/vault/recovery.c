@@ -116,6 +116,22 @@ static void file_hashes(bytebuf *b, const manifest *m)
 	}
 }
 
+/* What MANAGE DKEK's status answer (80 52 00 00) shows, as opensc-explorer
+ * prints it, on a card holding the whole DKEK: share count, 00 outstanding,
+ * the KCV byte by byte. RECOVERY.md compares it by hand on families that
+ * show the KCV only after the user PIN (pico-hsm). */
+static void dkek_status(bytebuf *b, const manifest *m)
+{
+	const char *kcv = m ? m->dkek_kcv : NULL;
+	if (!kcv || strlen(kcv) != 16) {
+		puts_buf(b, "(not known yet: no card has been initialized)");
+		return;
+	}
+	putf(b, "%02X 00", m->share_count & 0xFFu);
+	for (size_t i = 0; i < 16; i += 2)
+		putf(b, " %c%c", kcv[i], kcv[i + 1]);
+}
+
 /* The value of placeholder name, appended to b; -1 when unknown. */
 static int value(bytebuf *b, const char *name, size_t n, const manifest *m)
 {
@@ -140,7 +156,9 @@ static int value(bytebuf *b, const char *name, size_t n, const manifest *m)
 	else if (IS("SHARE_COUNT")) {
 		snprintf(tmp, sizeof(tmp), "%u", m ? m->share_count : 0);
 		puts_buf(b, tmp);
-	} else if (IS("SHARES"))
+	} else if (IS("DKEK_STATUS"))
+		dkek_status(b, m);
+	else if (IS("SHARES"))
 		shares_list(b, m);
 	else if (IS("IMPORT_COMMANDS"))
 		import_commands(b, m);

@@ -111,7 +111,8 @@ grep -q "no reader named 'no such reader'" "$W/err.txt" || hv_fail "unclear erro
 
 # ---- --help ----
 "$HSMVAULT" card status --help >"$W/help.txt" || hv_fail "--help failed"
-grep -q "usage: hsmvault card status \[--reader NAME\] \[--json\]" "$W/help.txt" || hv_fail "--help text"
+grep -q "usage: hsmvault card status \[--reader NAME\] \[--trust-dir DIR\]\.\.\. \[--json\]" "$W/help.txt" ||
+	hv_fail "--help text: $(head -n1 "$W/help.txt")"
 grep -q "No PIN is asked" "$W/help.txt" || hv_fail "--help does not say that no PIN is used"
 "$HSMVAULT" card --help | grep -q status || hv_fail "hsmvault card --help does not list status"
 

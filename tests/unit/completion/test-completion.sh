@@ -83,5 +83,47 @@ for path in enroll reshare backup verify restore drill log show "record export" 
 	done
 done
 
+# And the other way round: every option a command's usage lines name is
+# offered (commands added later, like --check-kcv, must not be forgotten),
+# except the two the completion leaves out on purpose.
+usage_options() { # PATH: the options of PATH's usage lines
+	local -a w
+	read -r -a w <<<"$1"
+	"$exe" "${w[0]}" --help 2>&1 | awk -v sub_="${w[1]:-}" -v sub2="${w[2]:-}" '
+		/^usage:/ { u = 1 }
+		u && /^$/ { exit }
+		!u { next }
+		/hsmvault / {
+			n = split($0, f, " "); mine = 0
+			for (i = 1; i < n; i++) if (f[i] == "hsmvault") {
+				mine = (sub_ == "" || f[i + 2] == sub_) && (sub2 == "" || f[i + 3] == sub2)
+				if (sub_ != "" && f[i + 2] != sub_) mine = 0
+			}
+		}
+		mine { print }' | grep -o -- '--[a-z][a-z0-9-]*' | sort -u
+}
+for path in enroll reshare backup verify restore drill log show "record export" \
+	"card status" "policy check" "stick list" "stick prepare" "stick status" \
+	"stick open" "stick close" "stick passphrase add" "stick passphrase remove" \
+	"stick header-backup" "stick repair"; do
+	offered=" $(_hsmvault_options "$path") "
+	n=0
+	for opt in $(usage_options "$path"); do
+		n=$((n + 1))
+		case $opt in --batch | --insecure-fast-kdf-for-tests) continue ;; esac
+		if [[ $offered != *" $opt "* ]]; then
+			echo "FAIL: 'hsmvault $path' has $opt in its usage but the completion does not offer it"
+			fails=$((fails + 1))
+		fi
+	done
+	echo "ok: '$path': $n usage option(s) checked"
+done
+expect "hsmvault verify --check" "--check-kcv"
+expect "hsmvault stick r" "repair"
+expect "hsmvault stick prepare --it" "--iter-time"
+expect "hsmvault stick prepare --pbkdf-m" "--pbkdf-memory"
+expect "hsmvault card status --trust-dir $tmp/va" "$tmp/vault-a"
+expect "hsmvault drill --profile p" "pico-hsm"
+
 echo "completion: $fails failure(s)"
 [ $fails -eq 0 ]
