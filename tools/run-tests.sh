@@ -61,9 +61,13 @@ fi
 with_werror build-asan
 ninja -C build-asan || exit 1
 # The qemu boot test exercises the kernel, not more of our code: once is enough.
+# flows-extra-profile (the flows tests' nitrokey-hsm2 runs, the same client
+# code paths as smartcard-hsm with another ATR and serial form) runs in the
+# normal build only: under the sanitizers it would add minutes, not coverage.
+# smartcard-hsm and pico-hsm flows run in both builds.
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \
-  run_suite build-asan --no-suite qemu --no-suite bench
+  run_suite build-asan --no-suite qemu --no-suite bench --no-suite flows-extra-profile
 
 # Every build type compiles warning-free (debugoptimized is build/ above).
 for type in release plain debug-sanitize; do
