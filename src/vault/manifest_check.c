@@ -182,7 +182,7 @@ static int check_share(const manifest *m, size_t i, const char *name, hv_err *er
 		if (!is_line(s->holders.items[h], 200))
 			return BAD("%s: dkek.shares[%zu].holders[%zu] must be a non-empty name on one line",
 				   name, i, h);
-	size_t h;
+	size_t h = 0;
 	int r = find_repeat(list_item, &s->holders, s->holders.count, &h);
 	if (r < 0)
 		return NOMEM();
@@ -345,7 +345,7 @@ int manifest_validate(const manifest *m, const char *name, hv_err *err)
 			return BAD("%s: dkek.shares[%zu].index %u appears twice", name, i,
 				   m->shares[i].index);
 	}
-	size_t at;
+	size_t at = 0;
 	int r = find_repeat(share_file, m, m->share_n, &at);
 	if (r)
 		return r < 0 ? NOMEM() : BAD("%s: dkek.shares[%zu].file %s appears twice", name, at,
