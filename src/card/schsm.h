@@ -353,15 +353,25 @@ int schsm_wrap_key(schsm_card *c, uint8_t ref, bytebuf *blob, hv_err *err);
 int schsm_unwrap_key(schsm_card *c, uint8_t ref, const uint8_t *blob,
 		     size_t len, int direct, hv_err *err);
 
-/* sc-hsm-tool --unwrap-key's card side: UNWRAP (via 2F10) into ref, then
- * the PRKD (when prkd_len > 0) into C4n and the certificate (when
- * cert_len > 0) into CEn, each file deleted and re-created so that what
- * the card created itself (pico pre-creates both) is replaced. The ref
- * should be free (schsm_free_key_ref); the real card refuses an occupied
- * one. */
+/* Which files of the target reference the card's listing showed before
+ * the restore (schsm_restore_key's existing). */
+#define SCHSM_RESTORE_PRKD_EXISTS 0x01u  /* C4n listed */
+#define SCHSM_RESTORE_CERT_EXISTS 0x02u  /* CEn listed */
+
+/* sc-hsm-tool --unwrap-key's card side in as few commands as possible:
+ * UNWRAP into ref (the blob as its data when it fits c->max_send, else
+ * staged in 2F10), then the PRKD (when prkd_len > 0) into C4n and the
+ * certificate (when cert_len > 0) into CEn. A file flagged in existing is
+ * deleted first (the real card keeps the tail of a longer file written at
+ * offset 0); an unflagged one is written at offset 0 directly: absent on
+ * the real card, which lists every EF, or pre-created by pico-hsm at
+ * UNWRAP, where an offset-0 write replaces the whole file. Each write is
+ * checked by its status word. The ref must be free (never 0): the real
+ * card refuses an occupied one, pico-hsm overwrites it. */
 int schsm_restore_key(schsm_card *c, uint8_t ref, const uint8_t *blob,
 		      size_t blob_len, const uint8_t *prkd, size_t prkd_len,
-		      const uint8_t *cert, size_t cert_len, hv_err *err);
+		      const uint8_t *cert, size_t cert_len, unsigned existing,
+		      hv_err *err);
 
 /* Deletes CCn, then C4n and CEn (absent ones are fine). Refuses ref 0. */
 int schsm_delete_key(schsm_card *c, uint8_t ref, hv_err *err);

@@ -244,17 +244,32 @@ int schsm_unwrap_key(schsm_card *c, uint8_t ref, const uint8_t *blob,
 	return rc;
 }
 
+/* A file the inventory showed is deleted first: the real card keeps the
+ * tail of a longer file written at offset 0. One it did not show is
+ * written straight away: absent on the real card (which lists every EF),
+ * or pre-created by pico-hsm, where an offset-0 write replaces it all. */
+static int put_ef(schsm_card *c, uint16_t fid, const uint8_t *data, size_t len,
+		  int may_exist, hv_err *err)
+{
+	return may_exist ? schsm_replace_ef(c, fid, data, len, err) :
+			   schsm_write_ef(c, fid, data, len, err);
+}
+
 int schsm_restore_key(schsm_card *c, uint8_t ref, const uint8_t *blob,
 		      size_t blob_len, const uint8_t *prkd, size_t prkd_len,
-		      const uint8_t *cert, size_t cert_len, hv_err *err)
+		      const uint8_t *cert, size_t cert_len, unsigned existing,
+		      hv_err *err)
 {
-	int rc = schsm_unwrap_key(c, ref, blob, blob_len, 0, err);
+	/* The blob inside UNWRAP when the card takes it in one command;
+	 * staged through 2F10 (OpenSC's way) only when it is larger. */
+	int direct = blob_len <= c->max_send;
+	int rc = schsm_unwrap_key(c, ref, blob, blob_len, direct, err);
 	if (rc == HV_OK && prkd && prkd_len)
-		rc = schsm_replace_ef(c, (uint16_t)(SCHSM_PREFIX_PRKD << 8 | ref), prkd,
-				      prkd_len, err);
+		rc = put_ef(c, (uint16_t)(SCHSM_PREFIX_PRKD << 8 | ref), prkd, prkd_len,
+			    (existing & SCHSM_RESTORE_PRKD_EXISTS) != 0, err);
 	if (rc == HV_OK && cert && cert_len)
-		rc = schsm_replace_ef(c, (uint16_t)(SCHSM_PREFIX_CERT << 8 | ref), cert,
-				      cert_len, err);
+		rc = put_ef(c, (uint16_t)(SCHSM_PREFIX_CERT << 8 | ref), cert, cert_len,
+			    (existing & SCHSM_RESTORE_CERT_EXISTS) != 0, err);
 	return rc;
 }
 

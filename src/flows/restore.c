@@ -217,8 +217,35 @@ static int complete_half_restored(struct restore_ctx *r, flow_card *c, schsm_key
 	return rc;
 }
 
+/* Which C4n / CEn files the card holds (SCHSM_RESTORE_* per reference),
+ * orphans without a key included: only those need a DELETE before they are
+ * written. A card initialized by this run holds none, and is not asked. */
+static int files_present(flow_card *c, const struct card_plan *plan, uint8_t exists[256],
+			 hv_err *err)
+{
+	memset(exists, 0, 256);
+	if (plan->action != ACT_CONTINUE)
+		return HV_OK;
+	uint16_t *fids;
+	size_t n;
+	int rc = schsm_enumerate(&c->sc, &fids, &n, err);
+	if (rc != HV_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t pre = (uint8_t)(fids[i] >> 8), ref = (uint8_t)fids[i];
+		if (pre == SCHSM_PREFIX_PRKD)
+			exists[ref] |= SCHSM_RESTORE_PRKD_EXISTS;
+		else if (pre == SCHSM_PREFIX_CERT)
+			exists[ref] |= SCHSM_RESTORE_CERT_EXISTS;
+	}
+	free(fids);
+	return HV_OK;
+}
+
+/* refs[k] receives the reference at which vault key k is on the card
+ * (restored now or already there), for prove_keys. */
 static int unwrap_keys(struct restore_ctx *r, flow_card *c, struct card_plan *plan,
-		       hv_err *err)
+		       uint8_t *refs, hv_err *err)
 {
 	schsm_key_list have;
 	int rc = schsm_list_keys(&c->sc, &have, err);
@@ -240,13 +267,19 @@ static int unwrap_keys(struct restore_ctx *r, flow_card *c, struct card_plan *pl
 	for (size_t i = 0; i < have.n; i++)
 		used[have.keys[i].ref] = 1;
 	used[0] = 1;
+	uint8_t exists[256];
+	int listed = 0;
 	for (size_t k = 0; k < r->n_keys && rc == HV_OK; k++) {
 		struct vault_key *vk = &r->keys[k];
 		const schsm_key *old = find_key(&have, vk->mk->id);
 		if (old && same_pub(old->pub, vk->pub)) {
+			refs[k] = old->ref;
 			plan->present++;
 			continue;
 		}
+		if (!listed && (rc = files_present(c, plan, exists, err)) != HV_OK)
+			break;
+		listed = 1;
 		if (flow_interrupted()) {
 			rc = flow_cancelled(err, "run restore again to continue");
 			break;
@@ -260,12 +293,13 @@ static int unwrap_keys(struct restore_ctx *r, flow_card *c, struct card_plan *pl
 		}
 		rc = schsm_restore_key(&c->sc, (uint8_t)ref, vk->wf.blob, vk->wf.blob_len,
 				       vk->wf.prkd, vk->wf.prkd ? vk->wf.prkd_len : 0, vk->wf.cert,
-				       vk->wf.cert ? vk->wf.cert_len : 0, err);
+				       vk->wf.cert ? vk->wf.cert_len : 0, exists[ref], err);
 		if (rc != HV_OK) {
 			hv_err_prefix(err, "unwrapping key %s", vk->mk->id);
 			break;
 		}
 		used[ref] = 1;
+		refs[k] = (uint8_t)ref;
 		plan->unwrapped++;
 		flow_say(r->fc, "card %s: key %s (%s) restored at reference %d", c->ident.serial,
 			 vk->mk->id, vk->mk->label ? vk->mk->label : "no label", ref);
@@ -280,24 +314,23 @@ static int unwrap_keys(struct restore_ctx *r, flow_card *c, struct card_plan *pl
 	return rc;
 }
 
-static int prove_keys(struct restore_ctx *r, flow_card *c, hv_err *err)
+/* One SIGN per key at the reference unwrap_keys used, checked against the
+ * recorded public key: nothing is read back, the unwrap step knows where
+ * each key is and the card's status words showed its files written. */
+static int prove_keys(struct restore_ctx *r, flow_card *c, const uint8_t *refs, hv_err *err)
 {
-	schsm_key_list have;
-	int rc = schsm_list_keys(&c->sc, &have, err);
-	if (rc != HV_OK)
-		return rc;
+	int rc = HV_OK;
 	for (size_t k = 0; k < r->n_keys && rc == HV_OK; k++) {
-		const schsm_key *key = find_key(&have, r->keys[k].mk->id);
-		if (!key) {
-			rc = hv_fail(err, HV_ECARD, "key %s is not on the card after the restore",
+		if (!refs[k]) {
+			rc = hv_fail(err, HV_EINTERNAL, "key %s is not on the card after the restore",
 				     r->keys[k].mk->id);
 			break;
 		}
-		rc = keyinfo_prove(&c->sc, key, r->keys[k].pub, err);
+		schsm_key at = { .ref = refs[k] };
+		rc = keyinfo_prove(&c->sc, &at, r->keys[k].pub, err);
 		if (rc != HV_OK)
 			hv_err_prefix(err, "key %s", r->keys[k].mk->id);
 	}
-	schsm_key_list_free(&have);
 	return rc;
 }
 
@@ -349,9 +382,14 @@ static int restore_card(flow_card *c, void *ctxp, hv_err *err)
 			       "the card reports DKEK KCV %s, the vault's is %s: its shares were "
 			       "not imported in this vault's order; run restore again with --wipe %s",
 			       kcv[0] ? kcv : "(unknown)", r->m->dkek_kcv, c->ident.serial);
-	if ((rc = unwrap_keys(r, c, plan, err)) != HV_OK)
-		return rc;
-	if ((rc = prove_keys(r, c, err)) != HV_OK)
+	uint8_t *refs = calloc(r->n_keys ? r->n_keys : 1, 1);
+	if (!refs)
+		return hv_fail(err, HV_ENOMEM, "out of memory");
+	rc = unwrap_keys(r, c, plan, refs, err);
+	if (rc == HV_OK)
+		rc = prove_keys(r, c, refs, err);
+	free(refs);
+	if (rc != HV_OK)
 		return rc;
 	flow_say(r->fc, "card %s: KCV %s, %zu key%s restored, %zu already there, every key "
 		     "proven by a signature", c->ident.serial, kcv, plan->unwrapped,

@@ -364,20 +364,29 @@ static void test_unwrap(void **state)
 static void test_restore_key(void **state)
 {
 	(void)state;
-	/* UNWRAP through 2F10, then C4 and CE replaced (delete + write) */
+	/* The blob inside UNWRAP; only the file the listing showed (C4) is
+	 * deleted before its write, CE is written straight away. */
 	fake_step steps[] = {
-		{ .cmd = "00 D7 2F 10 09 54 02 00 00 53 03 B1 B2 B3", .resp = "9000" },
-		{ .cmd = "80 74 07 93", .resp = "9000" },
+		{ .cmd = "80 74 07 93 03 B1 B2 B3", .resp = "9000" },
 		{ .cmd = "00 E4 02 00 02 C4 07", .resp = "9000" },
 		{ .cmd = "00 D7 C4 07 08 54 02 00 00 53 02 A0 00", .resp = "9000" },
-		{ .cmd = "00 E4 02 00 02 CE 07", .resp = "6A82" },
 		{ .cmd = "00 D7 CE 07 08 54 02 00 00 53 02 30 00", .resp = "9000" },
+		/* nothing listed: three commands, no DELETE */
+		{ .cmd = "80 74 0A 93 03 B1 B2 B3", .resp = "9000" },
+		{ .cmd = "00 D7 C4 0A 08 54 02 00 00 53 02 A0 00", .resp = "9000" },
+		{ .cmd = "00 D7 CE 0A 08 54 02 00 00 53 02 30 00", .resp = "9000" },
 		/* no PRKD or certificate: only the key */
-		{ .cmd = "00 D7 2F 10 09 54 02 00 00 53 03 B1 B2 B3", .resp = "9000" },
-		{ .cmd = "80 74 08 93", .resp = "9000" },
+		{ .cmd = "80 74 08 93 03 B1 B2 B3", .resp = "9000" },
 		/* a failed UNWRAP writes nothing */
+		{ .cmd = "80 74 09 93 03 B1 B2 B3", .resp = "6A80" },
+		/* a failed write is reported (the file did not land) */
+		{ .cmd = "80 74 0B 93 03 B1 B2 B3", .resp = "9000" },
+		{ .cmd = "00 D7 C4 0B 08 54 02 00 00 53 02 A0 00", .resp = "6A84" },
+		/* a blob larger than the card takes in one command: via 2F10 */
 		{ .cmd = "00 D7 2F 10 09 54 02 00 00 53 03 B1 B2 B3", .resp = "9000" },
-		{ .cmd = "80 74 09 93", .resp = "6A80" },
+		{ .cmd = "80 74 0C 93", .resp = "9000" },
+		{ .cmd = "00 E4 02 00 02 CE 0C", .resp = "6A82" },
+		{ .cmd = "00 D7 CE 0C 08 54 02 00 00 53 02 30 00", .resp = "9000" },
 	};
 	fake_transport f;
 	fake_init(&f, steps, sizeof(steps) / sizeof(steps[0]));
@@ -385,11 +394,19 @@ static void test_restore_key(void **state)
 	card_on(&c, &f);
 	static const uint8_t blob[3] = { 0xB1, 0xB2, 0xB3 }, prkd[2] = { 0xA0, 0x00 },
 			     cert[2] = { 0x30, 0x00 };
-	assert_int_equal(schsm_restore_key(&c, 7, blob, 3, prkd, 2, cert, 2, NULL), HV_OK);
-	assert_int_equal(schsm_restore_key(&c, 8, blob, 3, NULL, 0, NULL, 0, NULL), HV_OK);
+	assert_int_equal(schsm_restore_key(&c, 7, blob, 3, prkd, 2, cert, 2,
+					   SCHSM_RESTORE_PRKD_EXISTS, NULL), HV_OK);
+	assert_int_equal(schsm_restore_key(&c, 10, blob, 3, prkd, 2, cert, 2, 0, NULL), HV_OK);
+	assert_int_equal(schsm_restore_key(&c, 8, blob, 3, NULL, 0, NULL, 0, 0, NULL), HV_OK);
 	hv_err err = { 0 };
-	assert_int_equal(schsm_restore_key(&c, 9, blob, 3, prkd, 2, cert, 2, &err), HV_ECARD);
+	assert_int_equal(schsm_restore_key(&c, 9, blob, 3, prkd, 2, cert, 2, 0, &err), HV_ECARD);
 	assert_non_null(strstr(err.msg, "does not match this card's DKEK"));
+	hv_err_clear(&err);
+	assert_int_not_equal(schsm_restore_key(&c, 11, blob, 3, prkd, 2, cert, 2, 0, &err), HV_OK);
+	assert_non_null(strstr(err.msg, "C40B"));
+	c.max_send = 2;
+	assert_int_equal(schsm_restore_key(&c, 12, blob, 3, NULL, 0, cert, 2,
+					   SCHSM_RESTORE_CERT_EXISTS, NULL), HV_OK);
 	fake_assert_done(&f);
 }
 
