@@ -60,6 +60,21 @@ static int backup_card(flow_card *c, void *ctxp, hv_err *err)
 	int rc = schsm_verify_pin(&c->sc, b->pin, 0, err);
 	if (rc != HV_OK)
 		return rc;
+	/* A pico-hsm shows its KCV only now, after the PIN: check_members could
+	 * not compare it, and a card re-enrolled under another DKEK would
+	 * otherwise pass as "nothing to back up". */
+	if (!c->dkek.kcv_known) {
+		if ((rc = cardset_refresh_dkek(c, err)) != HV_OK)
+			return rc;
+		char kcv[17];
+		cardset_kcv_hex(c, kcv);
+		if (!kcv[0] || strcasecmp(kcv, b->m->dkek_kcv) != 0)
+			return hv_fail(err, HV_EMISMATCH,
+				       "card %s reports DKEK KCV %s after the PIN, the vault "
+				       "records %s: its keys would not restore from this vault; "
+				       "nothing was written", c->ident.serial,
+				       kcv[0] ? kcv : "none", b->m->dkek_kcv);
+	}
 	schsm_key_list keys;
 	if ((rc = schsm_list_keys(&c->sc, &keys, err)) != HV_OK)
 		return rc;
