@@ -29,26 +29,36 @@ struct findings {
 	verify_report *rep;
 };
 
+/* Appends one line to a report list under the findings lock. A list is
+ * short (a few lines per card), so growing it one entry at a time is fine;
+ * a line that cannot be stored for lack of memory is dropped, never half
+ * written. */
+static void push_line(struct findings *f, verify_finding **list, size_t *n, const char *card,
+		      const char *check, const char *fmt, va_list ap)
+{
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	pthread_mutex_lock(&f->lock);
+	verify_finding *v = realloc(*list, (*n + 1) * sizeof(*v));
+	if (v) {
+		*list = v;
+		v[*n] = (verify_finding){ .card = card ? strdup(card) : NULL,
+					  .what = strdup(line),
+					  .check = check ? strdup(check) : NULL };
+		(*n)++;
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
 static void add_finding(struct findings *f, const char *card, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void add_finding(struct findings *f, const char *card, const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	push_line(f, &f->rep->findings, &f->rep->n_findings, card, NULL, fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&f->lock);
-	verify_report *r = f->rep;
-	verify_finding *n = realloc(r->findings, (r->n_findings + 1) * sizeof(*n));
-	if (n) {
-		r->findings = n;
-		n[r->n_findings].card = card ? strdup(card) : NULL;
-		n[r->n_findings].what = strdup(line);
-		r->n_findings++;
-	}
-	pthread_mutex_unlock(&f->lock);
 }
 
 /* A check that could not run without a secret: not a difference. */
@@ -58,22 +68,10 @@ static void add_incomplete(struct findings *f, const char *card, const char *che
 static void add_incomplete(struct findings *f, const char *card, const char *check,
 			   const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	push_line(f, &f->rep->incomplete, &f->rep->n_incomplete, card, check, fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&f->lock);
-	verify_report *r = f->rep;
-	verify_finding *n = realloc(r->incomplete, (r->n_incomplete + 1) * sizeof(*n));
-	if (n) {
-		r->incomplete = n;
-		n[r->n_incomplete].card = card ? strdup(card) : NULL;
-		n[r->n_incomplete].what = strdup(line);
-		n[r->n_incomplete].check = strdup(check);
-		r->n_incomplete++;
-	}
-	pthread_mutex_unlock(&f->lock);
 }
 
 struct verify_ctx {
