@@ -153,6 +153,22 @@ static int give_passphrase(void *ctx, const secbuf **out, hv_err *err)
 	return HV_OK;
 }
 
+/* A kept stick image is useless without its passphrase, which the drill
+ * drew at random. The drill is a rehearsal: its secrets are test data, so
+ * the passphrase goes next to the image (0600) for whoever inspects it. */
+static void keep_passphrase(const struct drill *d, FILE *out)
+{
+	char path[sizeof(d->work) + 32];
+	snprintf(path, sizeof(path), "%s/stick.passphrase", d->work);
+	hv_err e = { 0 };
+	if (file_write_atomic(path, d->passphrase->data, d->passphrase->len, &e) == HV_OK)
+		fprintf(out, "stick passphrase (test data) kept in %s: open the image with "
+			"'hsmvault log --vault %s/stick.img --passphrase-fd 3 3<%s'\n", path,
+			d->work, path);
+	else
+		fprintf(out, "the stick's passphrase could not be kept: %s\n", e.msg);
+}
+
 static int prepare_stick(struct drill *d, hv_err *err)
 {
 	d->passphrase = secbuf_new(32);
@@ -488,6 +504,8 @@ int flow_drill(const drill_opts *o, hv_err *err)
 	drill_room_stop(d.room);
 	devaut_anchors_free(&d.anchors);
 	flow_secrets_free(d.secrets);
+	if ((o->keep || rc != HV_OK) && d.passphrase)
+		keep_passphrase(&d, rc == HV_OK ? stdout : stderr);
 	secbuf_free(d.passphrase);
 	free(ptext);
 	if (o->keep || rc != HV_OK)

@@ -51,6 +51,13 @@ for prof in $profiles; do
 	grep -q "verified 2 cards and 4 keys, each proven by a signature" "$W/drill.out" ||
 		fail "the deep verify did not prove 4 keys ($prof)"
 	cryptsetup isLuks "$d/stick.img" || fail "the drill's stick is not LUKS2 ($prof)"
+	# --keep leaves the random passphrase beside the image it keeps
+	[ "$(stat -c %a "$d/stick.passphrase")" = 600 ] ||
+		fail "the kept stick's passphrase file is missing or not 0600 ($prof)"
+	grep -q "stick passphrase (test data) kept in $d/stick.passphrase" "$W/drill.out" ||
+		fail "the drill did not say where the kept stick's passphrase is ($prof)"
+	"$HV" log --vault "$d/stick.img" --passphrase-fd 3 3<"$d/stick.passphrase" >"$W/log" 2>&1 ||
+		{ cat "$W/log"; fail "the kept stick does not open with the kept passphrase ($prof)"; }
 	! grep -q "share-1\|so-pin" "$W/drill.out" || fail "a secret name leaked into the output"
 	ok "the drill on $prof cards ran every step, trusting only its own test root explicitly"
 done
