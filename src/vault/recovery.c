@@ -116,6 +116,26 @@ static void file_hashes(bytebuf *b, const manifest *m)
 	}
 }
 
+/* The table of what the vault holds: only what is there, so that a fresh
+ * vault does not send the reader looking for a policy or shares that do not
+ * exist yet. */
+static void file_table(bytebuf *b, const manifest *m)
+{
+	puts_buf(b, "| file | what |\n| --- | --- |\n"
+		    "| `HSMVAULT` | marker: format name and version |\n"
+		    "| `RECOVERY.md` | this page |\n");
+	if (m && m->policy_name)
+		putf(b, "| `policy.yaml` | the policy in force (policy \"%s\") |\n", m->policy_name);
+	if (m)
+		puts_buf(b, "| `manifest/NNNNNN.yaml` | every manifest version; the highest is current |\n"
+			    "| `journal/NNNNNN.yaml` | one entry per verification run, once the vault "
+			    "was verified (not needed to restore) |\n");
+	if (m && m->share_n)
+		puts_buf(b, "| `shares/*.pbe` | DKEK shares, `sc-hsm-tool --create-dkek-share` format |\n");
+	if (m && m->key_n)
+		puts_buf(b, "| `keys/<KCV>/<key-id>.wrap` | wrapped keys, `sc-hsm-tool --wrap-key` format |\n");
+}
+
 /* What MANAGE DKEK's status answer (80 52 00 00) shows, as opensc-explorer
  * prints it, on a card holding the whole DKEK: share count, 00 outstanding,
  * the KCV byte by byte. RECOVERY.md compares it by hand on families that
@@ -166,6 +186,8 @@ static int value(bytebuf *b, const char *name, size_t n, const manifest *m)
 		unwrap_commands(b, m);
 	else if (IS("FILE_HASHES"))
 		file_hashes(b, m);
+	else if (IS("FILE_TABLE"))
+		file_table(b, m);
 	else
 		return -1;
 	return 0;

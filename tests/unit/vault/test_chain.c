@@ -189,6 +189,11 @@ static void init_renders_recovery(void **state)
 	assert_non_null(strstr(rec, "not known yet"));
 	assert_null(strstr(rec, "@KCV@"));
 	assert_null(strstr(rec, "@SHARES@"));
+	/* a fresh vault lists only what it holds: no policy, shares or keys yet */
+	assert_non_null(strstr(rec, "| `HSMVAULT` |"));
+	assert_null(strstr(rec, "| `policy.yaml` |"));
+	assert_null(strstr(rec, "| `shares/*.pbe` |"));
+	assert_null(strstr(rec, "| `keys/<KCV>/<key-id>.wrap` |"));
 	free(rec);
 	char *out;
 	assert_int_equal(vault_render_recovery_from("a @KCV@ b @TYPO@", NULL, &out, &err),
@@ -227,6 +232,9 @@ static void recovery_for_split_share(void **state)
 	char *out;
 	hv_err err;
 	assert_int_equal(vault_render_recovery(m, &out, &err), HV_OK);
+	assert_non_null(strstr(out, "| `shares/*.pbe` |"));
+	assert_non_null(strstr(out, "| `keys/<KCV>/<key-id>.wrap` |"));
+	assert_null(strstr(out, "| `policy.yaml` |")); /* no policy named in m */
 	const char *want[] = {
 		"sc-hsm-tool --import-dkek-share shares/dkek-share-1.pbe    # share 1\n"
 		"sc-hsm-tool --import-dkek-share shares/share-nm.pbe --pwd-shares-total 2    # share 2",
