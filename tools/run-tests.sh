@@ -73,6 +73,7 @@ ASAN_OPTIONS=detect_leaks=1 \
 for type in release plain debug-sanitize; do
   run_step "build type $type" tools/check-build-types.sh "$type"
 done
+run_step "fuzzers: 10 parsers, 10 s each" tools/run-fuzzers.sh 10
 
 # The Debian package of HEAD: built and lintian-checked, built again elsewhere
 # and compared byte for byte, then installed as the offline bundle in a

@@ -18,6 +18,8 @@ packages=(
   # the Debian package (tests/package/): build, lintian, the offline bundle
   # installed in a debootstrap root inside namespaces without network
   git dpkg-dev debhelper fakeroot lintian comerr-dev debootstrap iproute2
+  # the fuzzers (tools/run-fuzzers.sh): clang and its libFuzzer/sanitizer runtime
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

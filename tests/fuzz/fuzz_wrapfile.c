@@ -1,4 +1,5 @@
-/* libFuzzer target for the crypto layer's parsers. The first input byte
+/* libFuzzer harness: wrap files (key blob, PRKD, certificate) and the
+ * crypto layer's parsers behind them. The first input byte
  * picks the parser; the rest is its input:
  *   0 keyblob_parse_header   1 wrapfile_parse   2 prkd_parse
  *   3 dkek_share_decrypt (1 iteration: the parser, not the KDF, is tested)
