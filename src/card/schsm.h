@@ -49,6 +49,10 @@ extern const uint8_t SCHSM_AID[11];
 #define SCHSM_ALG_WRAP 0x92
 #define SCHSM_ALG_UNWRAP 0x93
 
+/* Platform byte of FCP tag 85 that pico-hsm reports. pico's UNWRAP reads
+ * the blob from its command data only, never from EF 2F10. */
+#define SCHSM_PLATFORM_PICO 0xFF
+
 /* Parsed tag 85 of the SELECT FCP (1.1). */
 typedef struct schsm_fcp {
 	int has_85;          /* tag 85 found with >= 2 bytes */

@@ -261,8 +261,11 @@ int schsm_restore_key(schsm_card *c, uint8_t ref, const uint8_t *blob,
 		      hv_err *err)
 {
 	/* The blob inside UNWRAP when the card takes it in one command;
-	 * staged through 2F10 (OpenSC's way) only when it is larger. */
-	int direct = blob_len <= c->max_send;
+	 * staged through 2F10 (OpenSC's way) only when it is larger, and
+	 * never on pico-hsm, which has no staging EF but a 2 KB command
+	 * buffer (an RSA 4096 blob fits; sc-hsm-tool sends it that way). */
+	int direct = blob_len <= c->max_send || (c->fcp.has_options &&
+						 c->fcp.type == SCHSM_PLATFORM_PICO);
 	int rc = schsm_unwrap_key(c, ref, blob, blob_len, direct, err);
 	if (rc == HV_OK && prkd && prkd_len)
 		rc = put_ef(c, (uint16_t)(SCHSM_PREFIX_PRKD << 8 | ref), prkd, prkd_len,

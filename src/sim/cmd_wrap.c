@@ -63,6 +63,8 @@ uint16_t cmd_unwrap_key(sim_card *c, const capdu *a, int *changed)
 		return SW_REF_NOT_FOUND;
 	const uint8_t *blob = a->data;
 	size_t len = a->lc;
+	if (len == 0 && !s->profile->unwrap_staging_ef)
+		return s->profile->sw_unwrap_rejected; /* pico-hsm decodes empty data: 64 00 (seen on its emulator) */
 	if (len == 0) { /* case 1: the blob was staged in EF 2F10 */
 		sim_ef *e = sim_ef_find(s, FID_UNWRAP_STAGING);
 		if (!e || e->len == 0)

@@ -49,6 +49,8 @@ typedef struct sim_profile {
 	uint16_t sw_wrong_data;      /* what the card answers where the real one says 6A 80 */
 	uint16_t sw_unwrap_rejected; /* UNWRAP with a wrong DKEK, bad MAC or format */
 	int unwrap_overwrites;       /* UNWRAP onto an occupied reference replaces the key */
+	int unwrap_staging_ef;       /* UNWRAP without data takes the blob staged in EF 2F10
+	                              * (OpenSC's way); pico-hsm reads only the command data */
 	int reinit_checks_so_pin;    /* re-INITIALIZE needs the current SO-PIN */
 	int init_leaves_user_verified; /* user PIN session active after INITIALIZE */
 	int init_without_data_info;  /* INITIALIZE without data: free memory + version */

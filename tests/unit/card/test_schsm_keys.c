@@ -387,6 +387,8 @@ static void test_restore_key(void **state)
 		{ .cmd = "80 74 0C 93", .resp = "9000" },
 		{ .cmd = "00 E4 02 00 02 CE 0C", .resp = "6A82" },
 		{ .cmd = "00 D7 CE 0C 08 54 02 00 00 53 02 30 00", .resp = "9000" },
+		/* pico-hsm has no staging EF: the blob always goes inside UNWRAP */
+		{ .cmd = "80 74 0D 93 03 B1 B2 B3", .resp = "9000" },
 	};
 	fake_transport f;
 	fake_init(&f, steps, sizeof(steps) / sizeof(steps[0]));
@@ -407,6 +409,9 @@ static void test_restore_key(void **state)
 	c.max_send = 2;
 	assert_int_equal(schsm_restore_key(&c, 12, blob, 3, NULL, 0, cert, 2,
 					   SCHSM_RESTORE_CERT_EXISTS, NULL), HV_OK);
+	c.fcp.has_options = 1;
+	c.fcp.type = SCHSM_PLATFORM_PICO;
+	assert_int_equal(schsm_restore_key(&c, 13, blob, 3, NULL, 0, NULL, 0, 0, NULL), HV_OK);
 	fake_assert_done(&f);
 }
 
