@@ -57,12 +57,15 @@ int cmd_policy(int argc, char **argv, hv_err *err)
 		fputs(help, stdout);
 		return HV_OK;
 	}
-	if (argc < 3 || strcmp(argv[1], "check") != 0)
+	if (argc < 2 || strcmp(argv[1], "check") != 0)
 		return hv_fail(err, HV_EUSAGE, "expected 'policy check FILE [--json]'");
 	const char *file = NULL;
 	int as_json = 0;
 	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(help, stdout);
+			return HV_OK;
+		} else if (!strcmp(argv[i], "--json"))
 			as_json = 1;
 		else if (argv[i][0] == '-')
 			return hv_fail(err, HV_EUSAGE, "unknown option %s: see 'hsmvault policy --help'",

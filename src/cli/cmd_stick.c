@@ -40,7 +40,9 @@ static void usage(FILE *f)
 		"--iter-time (default 2000 ms) within --pbkdf-memory (default 1048576 KiB); the values\n"
 		"are shown. status, header-backup, log, show and record export only read: a damaged\n"
 		"header copy is reported, and rewritten only by 'stick repair'. Passphrases are asked twice on\n"
-		"the terminal, or read one per line from --passphrase-fd. --insecure-fast-kdf-for-tests\n"
+		"the terminal, or read one per line from --passphrase-fd: a new passphrase (prepare,\n"
+		"passphrase add) is one line, optionally followed by a confirmation line that must\n"
+		"repeat it, and has at least 8 characters, as at the terminal. --insecure-fast-kdf-for-tests\n"
 		"makes keyslots that are cheap to attack: for tests only.\n");
 }
 
@@ -214,7 +216,8 @@ static int read_pass(int fd, const char *prompt, secbuf **out, hv_err *err)
 static int read_new_pass(int fd, secbuf **out, hv_err *err)
 {
 	if (fd >= 0)
-		return read_pass(fd, NULL, out, err);
+		return new_secret_from_fd(fd, "passphrase", MIN_PASSPHRASE, LUKS_PASSPHRASE_MAX,
+					  out, err);
 	return prompt_new_secret("passphrase for the stick", MIN_PASSPHRASE, LUKS_PASSPHRASE_MAX,
 				 out, err);
 }

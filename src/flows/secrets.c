@@ -87,6 +87,123 @@ int flow_secrets_memory(flow_secrets **out, hv_err *err)
 	return new_source(SRC_MEMORY, out, err);
 }
 
+/* What a value must look like, by the kind of secret its name says it is;
+ * checked when a batch line is read, so a malformed PIN never reaches a
+ * card (a PIN try) and a malformed password never reaches a KDF. */
+enum secret_kind { KIND_OTHER, KIND_PIN, KIND_SO_PIN, KIND_PASSWORD, KIND_PART };
+
+/* How many of the first len bytes of p are in set (p need not end in NUL). */
+static size_t span(const void *p, size_t len, const char *set)
+{
+	const unsigned char *c = p;
+	size_t i = 0;
+	while (i < len && c[i] && strchr(set, c[i]))
+		i++;
+	return i;
+}
+
+static int all_digits(const char *p, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isdigit((unsigned char)p[i]))
+			return 0;
+	return 1;
+}
+
+/* key: a normalized name (lowercase). */
+static enum secret_kind kind_of(const char *key)
+{
+	if (!strcmp(key, "pin"))
+		return KIND_PIN;
+	if (!strcmp(key, "so-pin") || !strcmp(key, "current-so-pin"))
+		return KIND_SO_PIN;
+	const char *n = NULL;
+	if (!strncmp(key, "new-share-", 10))
+		n = key + 10;
+	else if (!strncmp(key, "share-", 6))
+		n = key + 6;
+	if (!n)
+		return KIND_OTHER;
+	size_t digits = strspn(n, "0123456789");
+	if (digits == 0)
+		return KIND_OTHER;
+	if (n[digits] == '\0')
+		return KIND_PASSWORD;
+	return n == key + 6 && n[digits] == '-' && n[digits + 1] ? KIND_PART : KIND_OTHER;
+}
+
+/* "PRIME ID VALUE": hex (optionally with ':'), decimal, hex; one space
+ * between the fields. */
+static int part_ok(const unsigned char *v, size_t len)
+{
+	size_t field = 0, start = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && v[i] != ' ')
+			continue;
+		const char *f = (const char *)v + start;
+		size_t flen = i - start;
+		if (flen == 0 || field > 2)
+			return 0;
+		if (field == 1 ? !all_digits(f, flen)
+			       : span(f, flen, "0123456789abcdefABCDEF:") < flen)
+			return 0;
+		field++;
+		start = i + 1;
+	}
+	return field == 3;
+}
+
+int flow_secret_check(const char *name, const void *value, size_t len, hv_err *err)
+{
+	char key[SECRET_NAME_MAX + 1];
+	if (normalize_name(name, strlen(name), key) != 0)
+		return hv_fail(err, HV_EUSAGE, "secret name '%.40s' is not valid", name);
+	const unsigned char *v = value;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] == '\0')
+			return hv_fail(err, HV_EUSAGE, "secret %s holds a NUL byte: give the value "
+				       "as text", key);
+		if (v[i] == '\r')
+			return hv_fail(err, HV_EUSAGE, "secret %s holds a carriage return (CR): "
+				       "write the value on one line", key);
+		if (v[i] < 0x20 || v[i] == 0x7f)
+			return hv_fail(err, HV_EUSAGE, "secret %s holds a control character "
+				       "(byte %zu): give printable text", key, i + 1);
+	}
+	if (len && (v[0] == ' ' || v[len - 1] == ' '))
+		return hv_fail(err, HV_EUSAGE, "secret %s starts or ends with a space: remove "
+			       "it (spaces at the edges are never part of a secret)", key);
+	switch (kind_of(key)) {
+	case KIND_PIN:
+		if (len < SECRET_PIN_MIN || len > SECRET_PIN_MAX)
+			return hv_fail(err, HV_EUSAGE, "secret pin must be %d to %d characters "
+				       "long, %zu were given", SECRET_PIN_MIN, SECRET_PIN_MAX, len);
+		for (size_t i = 0; i < len; i++)
+			if (v[i] > 0x7e)
+				return hv_fail(err, HV_EUSAGE, "secret pin holds a character that is "
+					       "not printable ASCII (byte %zu)", i + 1);
+		return HV_OK;
+	case KIND_SO_PIN:
+		if (len != SECRET_SO_PIN_LEN ||
+		    span(v, len, "0123456789abcdefABCDEF") < len)
+			return hv_fail(err, HV_EUSAGE, "secret %s must be exactly %d hex digits "
+				       "(0-9, a-f)", key, SECRET_SO_PIN_LEN);
+		return HV_OK;
+	case KIND_PART:
+		if (!part_ok(v, len))
+			return hv_fail(err, HV_EUSAGE, "secret %s must be 'PRIME ID VALUE' with "
+				       "one space between the fields (prime and value in hex, ID "
+				       "decimal), as sc-hsm-tool prints them", key);
+		return HV_OK;
+	case KIND_PASSWORD:
+	case KIND_OTHER:
+		return HV_OK;
+	}
+	return HV_OK;
+}
+
 static int put(flow_secrets *s, const char *name, size_t name_len, const void *value,
 	       size_t len, unsigned line, int replace, hv_err *err)
 {
@@ -102,6 +219,11 @@ static int put(flow_secrets *s, const char *name, size_t name_len, const void *v
 	if (len > SECRET_VALUE_MAX)
 		return hv_fail(err, HV_EUSAGE, "secret %s is longer than %d bytes", key,
 			       SECRET_VALUE_MAX);
+	/* Batch lines come from people's scripts and files: checked here,
+	 * before any flow asks. Memory tables hold what flows made. */
+	int rc = s->kind == SRC_FD ? flow_secret_check(key, value, len, err) : HV_OK;
+	if (rc != HV_OK)
+		return rc;
 	struct secret_entry *e = find(s, key);
 	if (e && !replace)
 		return hv_fail(err, HV_EUSAGE,
@@ -179,6 +301,12 @@ int flow_secrets_from_fd(int fd, int reveal_fd, flow_secrets **out, hv_err *err)
 		ssize_t r = read(fd, in->data + in->len, in->cap - in->len);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && (errno == EBADF || errno == EISDIR)) {
+			rc = hv_fail(err, HV_EUSAGE, "--secrets-fd %d %s: give a file or a pipe "
+				     "with 'NAME VALUE' lines", fd,
+				     errno == EBADF ? "is not open for reading" : "is a directory");
+			break;
+		}
 		if (r < 0) {
 			rc = hv_fail(err, HV_EIO, "reading --secrets-fd %d: %s", fd, strerror(errno));
 			break;
@@ -237,11 +365,18 @@ int flow_secret_get(flow_secrets *s, const char *name, const char *prompt, size_
 		int rc = prompt_secret(prompt, max, out, err);
 		if (rc != HV_OK)
 			return rc;
-		if ((*out)->len >= min)
+		hv_err why;
+		hv_err_clear(&why);
+		if ((*out)->len >= min &&
+		    ((*out)->len == 0 ||
+		     flow_secret_check(name, (*out)->data, (*out)->len, &why) == HV_OK))
 			return HV_OK;
 		secbuf_free(*out);
 		*out = NULL;
-		fprintf(stderr, "too short: at least %zu characters\n", min);
+		if (why.msg[0])
+			fprintf(stderr, "%s; try again\n", why.msg);
+		else
+			fprintf(stderr, "too short: at least %zu characters\n", min);
 	}
 }
 
@@ -255,7 +390,18 @@ int flow_secret_new(flow_secrets *s, const char *name, const char *prompt, size_
 {
 	if (s->kind != SRC_TERMINAL)
 		return from_table(s, name, min, max, out, err);
-	return prompt_new_secret(prompt, min, max, out, err);
+	for (;;) {
+		int rc = prompt_new_secret(prompt, min, max, out, err);
+		if (rc != HV_OK)
+			return rc;
+		hv_err why;
+		hv_err_clear(&why);
+		if (flow_secret_check(name, (*out)->data, (*out)->len, &why) == HV_OK)
+			return HV_OK;
+		secbuf_free(*out);
+		*out = NULL;
+		fprintf(stderr, "%s; try again\n", why.msg);
+	}
 }
 
 static int write_all(int fd, const void *p, size_t len)

@@ -47,6 +47,17 @@ void flow_secrets_free(flow_secrets *s);
 /* 1 for the terminal source: a wrong password can be asked again. */
 int flow_secrets_interactive(const flow_secrets *s);
 
+/* Rules every value follows, by its NAME, before any card or KDF sees it:
+ * no NUL, CR or other control character, no space at either edge; pin:
+ * 6..16 printable ASCII characters; so-pin, current-so-pin: exactly 16 hex
+ * digits; share-N-HOLDER: "PRIME ID VALUE". HV_EUSAGE naming the secret
+ * (never its value) otherwise. Applied to every batch line as it is read,
+ * to every table put, and to terminal answers (which are asked again). */
+#define SECRET_PIN_MIN 6
+#define SECRET_PIN_MAX 16
+#define SECRET_SO_PIN_LEN 16
+int flow_secret_check(const char *name, const void *value, size_t len, hv_err *err);
+
 /* An existing secret. Terminal: asks `prompt` once without echo. Table:
  * the value named `name` (HV_EUSAGE "secret NAME is missing from
  * --secrets-fd: add a line 'NAME VALUE'" when absent). Length outside

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -80,11 +81,68 @@ static int read_line(int fd, size_t max, secbuf **out, const char *what,
 	return HV_OK;
 }
 
+/* A descriptor that cannot give lines says so, instead of looking like
+ * one that ended before its first line. */
+static int fd_readable(int fd, const char *what, hv_err *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return hv_fail(err, HV_EUSAGE, "%s is not open: open it in the shell "
+			       "(for example '%d<passphrase.txt')", what, fd);
+	if (S_ISDIR(st.st_mode))
+		return hv_fail(err, HV_EUSAGE, "%s is a directory: give a file or a pipe that "
+			       "holds one secret per line", what);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && (fl & O_ACCMODE) == O_WRONLY)
+		return hv_fail(err, HV_EUSAGE, "%s is open for writing only: open it for "
+			       "reading (for example '%d<passphrase.txt')", what, fd);
+	return HV_OK;
+}
+
 int secret_from_fd(int fd, size_t max, secbuf **out, hv_err *err)
 {
 	char what[48];
 	snprintf(what, sizeof(what), "file descriptor %d", fd);
+	int rc = fd_readable(fd, what, err);
+	if (rc != HV_OK)
+		return rc;
 	return read_line(fd, max, out, what, NULL, err);
+}
+
+int new_secret_from_fd(int fd, const char *what, size_t min_len, size_t max, secbuf **out,
+		       hv_err *err)
+{
+	secbuf *a = NULL, *b = NULL;
+	int rc = secret_from_fd(fd, max, &a, err);
+	if (rc != HV_OK)
+		return rc;
+	if (a->len < min_len) {
+		secbuf_free(a);
+		return hv_fail(err, HV_EUSAGE, "the new %s on file descriptor %d is too short: "
+			       "at least %zu characters, as at the terminal", what, fd, min_len);
+	}
+	hv_err none;
+	hv_err_clear(&none);
+	int same;
+	if (read_line(fd, max, &b, "", NULL, &none) != HV_OK) {
+		/* EOF: no second line, the descriptor gave the secret once.
+		 * Anything else (a line longer than max) cannot repeat it. */
+		if (none.code == HV_EUSAGE && strstr(none.msg, "ended before")) {
+			*out = a;
+			return HV_OK;
+		}
+		same = 0;
+	} else {
+		same = a->len == b->len && secure_memcmp(a->data, b->data, a->len) == 0;
+		secbuf_free(b);
+	}
+	if (!same) {
+		secbuf_free(a);
+		return hv_fail(err, HV_EUSAGE, "the new %s and its confirmation line on file "
+			       "descriptor %d differ: nothing was changed", what, fd);
+	}
+	*out = a;
+	return HV_OK;
 }
 
 int prompt_secret(const char *prompt, size_t max, secbuf **out, hv_err *err)

@@ -40,7 +40,17 @@ while IFS='|' read -r name want msg cmd; do
 	if [ "$name" = /dev/null ]; then p=/dev/null; else p=$(mk "$name"); fi
 	line=${cmd//@/$p}
 	before=$(sum "$p")
-	if [ "${line#P: }" != "$line" ]; then
+	if [ "${line#T:}" != "$line" ]; then
+		# T:FORMAT: COMMAND: printf FORMAT "$PASS" on descriptor 3
+		fmt=${line#T:}; fmt=${fmt%%: *}
+		# shellcheck disable=SC2059,SC2086 # the format is the case's input
+		printf "$fmt" "$PASS" | "$HSMVAULT" ${line#*: } --passphrase-fd 3 3<&0 </dev/null \
+			>"$WORK/out" 2>"$WORK/err"
+	elif [ "${line#D: }" != "$line" ]; then
+		# D: COMMAND: descriptor 3 is a directory
+		# shellcheck disable=SC2086
+		"$HSMVAULT" ${line#D: } --passphrase-fd 3 3<"$WORK" </dev/null >"$WORK/out" 2>"$WORK/err"
+	elif [ "${line#P: }" != "$line" ]; then
 		# shellcheck disable=SC2086 # the command line splits on purpose
 		printf '%s\n' "$PASS" | "$HSMVAULT" ${line#P: } --passphrase-fd 3 3<&0 </dev/null \
 			>"$WORK/out" 2>"$WORK/err"
@@ -82,6 +92,16 @@ folder         | 2 | is a folder, not a stick                            | stick
 missing.img    | 2 | does not exist: name the stick's device             | stick status @
 missing.img    | 2 | does not exist                                      | stick repair @
 good.img       | 2 | the file exists; choose a new name                  | stick header-backup @ @
+# --passphrase-fd: a new passphrase follows the terminal's rules (at least
+# 8 characters; an optional confirmation line must repeat it)
+missing.img    | 2 | the new passphrase and its confirmation line on file descriptor 3 differ | T:%s\nother passphrase\n: stick prepare @ --size 64M
+missing.img    | 2 | the new passphrase on file descriptor 3 is too short: at least 8 characters | T:abc\n: stick prepare @ --size 64M
+good.img       | 2 | the new passphrase and its confirmation line on file descriptor 3 differ | T:%s\nnew passphrase 2\nnew passphrase 3\n: stick passphrase add @
+good.img       | 2 | the new passphrase on file descriptor 3 is too short | T:%s\nabc\n: stick passphrase add @
+good.img       | 2 | file descriptor 3 is a directory                    | D: log --vault @
+good.img       | 2 | file descriptor 3 is a directory                    | D: stick passphrase add @
+good.img       | 2 | file descriptor 57 is not open                      | log --vault @ --passphrase-fd 57
+good.img       | 2 | file descriptor 57 is not open                      | stick status @ --passphrase-fd 57
 TABLE
 
 # a wrong passphrase: exit 3, image unchanged

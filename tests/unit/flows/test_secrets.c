@@ -41,10 +41,10 @@ static void test_lines(void **state)
 	flow_secrets *s;
 	hv_err err;
 	hv_err_clear(&err);
-	assert_int_equal(table("share-1 pass word  with spaces \r\n\npin 123456\n"
+	assert_int_equal(table("share-1 pass word  with spaces\r\n\npin 123456\n"
 			       "share-2-Bob f5:56 2 3a:99", &s, &err), HV_OK);
 	assert_false(flow_secrets_interactive(s));
-	get_ok(s, "share-1", "pass word  with spaces ");
+	get_ok(s, "share-1", "pass word  with spaces");
 	get_ok(s, "pin", "123456");
 	/* holder names are compared ignoring case; no trailing newline needed */
 	assert_true(flow_secret_has(s, "share-2-bob"));
@@ -52,8 +52,8 @@ static void test_lines(void **state)
 	assert_int_equal(flow_secrets_check_unused(s, &err), HV_OK);
 	flow_secrets_free(s);
 	/* a holder called "Erin Smith" is share-1-erin_smith on a batch line */
-	assert_int_equal(table("share-1-erin_smith p 1 v\n", &s, &err), HV_OK);
-	get_ok(s, "share-1-Erin Smith", "p 1 v");
+	assert_int_equal(table("share-1-erin_smith f5 1 9a\n", &s, &err), HV_OK);
+	get_ok(s, "share-1-Erin Smith", "f5 1 9a");
 	flow_secrets_free(s);
 }
 
@@ -81,20 +81,67 @@ static void test_refused_input(void **state)
 		const char *text, *msg;
 	} bad[] = {
 		{ "pin\n", "line 1 of --secrets-fd has no value" },
-		{ "pin 1\npin 2\n", "secret pin is given twice on --secrets-fd (lines 1 and 2)" },
+		{ "pin 111111\npin 222222\n", "secret pin is given twice on --secrets-fd (lines 1 and 2)" },
 		{ "pin \n", "secret pin is empty" },
 		{ "p!n 1\n", "is not valid" },
 		{ " 1\n", "is not valid" },
+		/* the terminal's rules, by name, before any card or KDF */
+		{ "pin 42421\n", "secret pin must be 6 to 16 characters long, 5 were given" },
+		{ "pin 42424242424242424\n", "secret pin must be 6 to 16 characters long" },
+		{ "pin 424242 \n", "secret pin starts or ends with a space" },
+		{ "pin  424242\n", "secret pin starts or ends with a space" },
+		{ "pin 424\r242\n", "secret pin holds a carriage return" },
+		{ "pin 424\t242\n", "secret pin holds a control character" },
+		{ "pin 424242\xc3\xa9\n", "secret pin holds a character that is not printable ASCII" },
+		{ "so-pin 353736353433323\n", "secret so-pin must be exactly 16 hex digits" },
+		{ "current-so-pin 353736353433323g\n", "secret current-so-pin must be exactly 16 hex" },
+		{ "share-1 4242secret \n", "secret share-1 starts or ends with a space" },
+		{ "new-share-2 4242\x01b\n", "secret new-share-2 holds a control character" },
+		{ "share-2-bob f5:56 2\n", "secret share-2-bob must be 'PRIME ID VALUE'" },
+		{ "share-2-bob f5:56 x2 3a\n", "secret share-2-bob must be 'PRIME ID VALUE'" },
+		{ "share-2-bob f5:56  2 3a\n", "secret share-2-bob must be 'PRIME ID VALUE'" },
+		{ "share-2-bob f5:5g 2 3a\n", "secret share-2-bob must be 'PRIME ID VALUE'" },
+		{ "share-2-bob f5 2 3a 4\n", "secret share-2-bob must be 'PRIME ID VALUE'" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		flow_secrets *s = NULL;
 		hv_err err;
 		hv_err_clear(&err);
 		assert_int_equal(table(bad[i].text, &s, &err), HV_EUSAGE);
+		/* the message names the secret, never its value */
+		if (strstr(err.msg, "4242"))
+			fail_msg("input %zu: message shows the value: %s", i, err.msg);
+		assert_null(strstr(err.msg, "3537"));
 		assert_null(s);
 		if (!strstr(err.msg, bad[i].msg))
 			fail_msg("input %zu: '%s' lacks '%s'", i, err.msg, bad[i].msg);
 	}
+}
+
+/* A NUL inside a line is refused (it would cut the PIN the card sees);
+ * well-formed PIN and SO-PIN lines pass. */
+static void test_nul_and_good_pins(void **state)
+{
+	(void)state;
+	static const char text[] = "pin 123\0" "456\n";
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	close(p[1]);
+	flow_secrets *s = NULL;
+	hv_err err;
+	hv_err_clear(&err);
+	assert_int_equal(flow_secrets_from_fd(p[0], -1, &s, &err), HV_EUSAGE);
+	close(p[0]);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "secret pin holds a NUL byte"));
+	assert_int_equal(table("so-pin 3537363534333231\nPIN 12 34 56\n"
+			       "current-so-pin ABCDEF0123456789\n", &s, &err), HV_OK);
+	get_ok(s, "pin", "12 34 56");
+	get_ok(s, "current-so-pin", "ABCDEF0123456789");
+	flow_secrets_free(s);
+	assert_int_equal(flow_secret_check("pin", "12345\x7e", 6, &err), HV_OK);
+	assert_int_equal(flow_secret_check("pin", "12345\x7f", 6, &err), HV_EUSAGE);
 }
 
 static void test_length_limits(void **state)
@@ -103,10 +150,11 @@ static void test_length_limits(void **state)
 	flow_secrets *s;
 	hv_err err;
 	hv_err_clear(&err);
-	assert_int_equal(table("pin 12345\n", &s, &err), HV_OK);
+	/* a flow's own limits still apply to names without fixed rules */
+	assert_int_equal(table("new-share-1 short\n", &s, &err), HV_OK);
 	secbuf *v = NULL;
-	assert_int_equal(flow_secret_get(s, "pin", "?", 6, 16, &v, &err), HV_EUSAGE);
-	assert_non_null(strstr(err.msg, "secret pin must be 6 to 16 characters long"));
+	assert_int_equal(flow_secret_new(s, "new-share-1", "?", 8, 256, &v, &err), HV_EUSAGE);
+	assert_non_null(strstr(err.msg, "secret new-share-1 must be 8 to 256 characters long"));
 	assert_null(v);
 	flow_secrets_free(s);
 }
@@ -149,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_missing_and_unused),
 		cmocka_unit_test(test_refused_input),
+		cmocka_unit_test(test_nul_and_good_pins),
 		cmocka_unit_test(test_length_limits),
 		cmocka_unit_test(test_memory_and_reveal),
 	};
