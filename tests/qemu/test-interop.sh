@@ -200,7 +200,7 @@ grep -q '  HSMVAULT$' "$scratch/B.host" || fail "(b) stick B has no vault skelet
 with_pass "$HSMVAULT" stick status "$b" --passphrase-fd 3 > "$scratch/b.status" ||
 	fail "(b) hsmvault stick status cannot read the kernel-prepared stick B"
 cat "$scratch/b.status"
-grep -q "hsmvault-vault/1, manifest version 1 " "$scratch/b.status" ||
+grep -q "hsmvault-vault/2, manifest version 1 " "$scratch/b.status" ||
 	fail "(b) hsmvault does not see the vault the kernel backend made on stick B"
 grep -q "$sector-byte sectors" "$scratch/b.status" ||
 	fail "(b) stick B was not made with $sector-byte sectors"
