@@ -31,7 +31,7 @@ int share_new_password(const flow_ctx *fc, const char *prefix, unsigned index,
 		secbuf_free(p);
 		return hv_fail(err, HV_EUSAGE, "share %u: at most 16 holders", index);
 	}
-	uint64_t prime;
+	uint64_t prime = 0; /* formatted below even when the split failed */
 	int rc = nofm_new_password(p->data, err);
 	if (rc == HV_OK)
 		rc = nofm_split(p->data, threshold, (unsigned)n_holders, &prime, parts, err);
