@@ -39,7 +39,7 @@ dpkg-checkbuilddeps "$src/debian/control" || {
 	echo "build-deb: install the build dependencies (tools/setup-debian.sh)" >&2
 	exit 1
 }
-if ! (cd "$src" && dpkg-buildpackage -us -uc "${mode[@]}") >"$tmp/build.log" 2>&1; then
+if ! (cd "$src" && dpkg-buildpackage -us -uc -jauto "${mode[@]}") >"$tmp/build.log" 2>&1; then
 	tail -n 60 "$tmp/build.log"
 	echo "build-deb: dpkg-buildpackage failed for commit ${commit:0:12} (log above)" >&2
 	exit 1
