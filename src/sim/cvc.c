@@ -275,14 +275,21 @@ out:
 	return rc;
 }
 
-/* 7F21 { 7F4E body, 5F37 signature by signer }. */
+static int sign_deterministic(EVP_PKEY *key, const uint8_t *data, size_t len, bytebuf *sig);
+
+/* 7F21 { 7F4E body, 5F37 signature by signer }. deterministic: the
+ * signature is a function of key and body (ECDSA-SHA256 only), so the
+ * simulator's fixed chain comes out the same on every run. */
 static int put_signed(bytebuf *out, const bytebuf *body, EVP_PKEY *signer,
-		      const uint8_t *oid, size_t oid_len)
+		      const uint8_t *oid, size_t oid_len, int deterministic)
 {
 	bytebuf b = { 0 }, sig = { 0 }, c = { 0 };
 	int rc = -1;
 	buf_put_tlv(&b, 0x7F4E, body->data, body->len);
-	if (b.failed || cvc_sign(signer, oid, oid_len, b.data, b.len, &sig))
+	if (b.failed)
+		goto out;
+	if (deterministic ? sign_deterministic(signer, b.data, b.len, &sig)
+			  : cvc_sign(signer, oid, oid_len, b.data, b.len, &sig))
 		goto out;
 	buf_put(&c, b.data, b.len);
 	buf_put_tlv(&c, 0x5F37, sig.data, sig.len);
@@ -366,7 +373,7 @@ out:
 int cvc_cert(const cvc_body *f, EVP_PKEY *signer, int deterministic, bytebuf *out)
 {
 	static const uint8_t profile[1] = { 0x00 };
-	bytebuf body = { 0 }, tbs = { 0 }, sig = { 0 }, c = { 0 };
+	bytebuf body = { 0 };
 	int rc = -1;
 	buf_put_tlv(&body, 0x5F29, profile, 1);
 	buf_put_tlv(&body, 0x42, f->car, strlen(f->car));
@@ -384,25 +391,11 @@ int cvc_cert(const cvc_body *f, EVP_PKEY *signer, int deterministic, bytebuf *ou
 		buf_put_tlv(&body, 0x5F25, f->effective, 6);
 	if (f->expiry)
 		buf_put_tlv(&body, 0x5F24, f->expiry, 6);
-	if (body.failed)
-		goto out;
-	buf_put_tlv(&tbs, 0x7F4E, body.data, body.len);
-	if (tbs.failed)
-		goto out;
-	if (deterministic ? sign_deterministic(signer, tbs.data, tbs.len, &sig)
-			  : cvc_sign(signer, CVC_OID_ECDSA_SHA256, sizeof(CVC_OID_ECDSA_SHA256), tbs.data, tbs.len, &sig))
-		goto out;
-	buf_put(&c, tbs.data, tbs.len);
-	buf_put_tlv(&c, 0x5F37, sig.data, sig.len);
-	if (c.failed)
-		goto out;
-	buf_put_tlv(out, 0x7F21, c.data, c.len);
-	rc = out->failed ? -1 : 0;
+	rc = body.failed ? -1
+			 : put_signed(out, &body, signer, CVC_OID_ECDSA_SHA256,
+				      sizeof(CVC_OID_ECDSA_SHA256), deterministic);
 out:
 	buf_free(&body);
-	buf_free(&tbs);
-	buf_free(&sig);
-	buf_free(&c);
 	return rc;
 }
 
@@ -433,7 +426,7 @@ int cvc_key_request(EVP_PKEY *newkey, const uint8_t *oid, size_t oid_len,
 	if (put_pubkey(&body, newkey, oid, oid_len, 1))
 		goto out;
 	buf_put_tlv(&body, 0x5F20, chr, chr_len);
-	if (body.failed || put_signed(&inner, &body, newkey, oid, oid_len))
+	if (body.failed || put_signed(&inner, &body, newkey, oid, oid_len, 0))
 		goto out;
 	/* Outer signature: over the inner request and the outer CAR. */
 	buf_put(&tbs, inner.data, inner.len);
