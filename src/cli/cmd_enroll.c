@@ -11,6 +11,7 @@
 #include "cli/vault_args.h"
 #include "flows/enroll.h"
 #include "util/fileio.h"
+#include "util/input_file.h"
 #include "util/json.h"
 #include "vault/vault.h"
 
@@ -115,7 +116,7 @@ int cmd_enroll(int argc, char **argv, hv_err *err)
 	size_t len = 0;
 	/* One read: the bytes checked are the bytes stored as policy.yaml. */
 	if (rc == HV_OK)
-		rc = file_read(o.policy, POLICY_MAX_BYTES, &text, &len, err);
+		rc = input_file_read(o.policy, "policy", POLICY_MAX_BYTES, &text, &len, err);
 	if (rc == HV_OK)
 		rc = policy_parse(o.policy, text, len, &p, err);
 	vfs *v = NULL;

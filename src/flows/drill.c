@@ -26,6 +26,7 @@
 #include "flows/verify.h"
 #include "stick/stick.h"
 #include "util/fileio.h"
+#include "util/input_file.h"
 #include "util/hex.h"
 #include "vault/vault.h"
 
@@ -454,7 +455,8 @@ int flow_drill(const drill_opts *o, hv_err *err)
 		rc = hv_fail(err, HV_EUSAGE, "--profile %s is not a card family the simulator "
 			     "knows: use smartcard-hsm, nitrokey-hsm2, pico-hsm or mixed", o->profile);
 	} else if (o->policy_path) {
-		rc = file_read(o->policy_path, POLICY_MAX_BYTES, &ptext, &plen, err);
+		rc = input_file_read(o->policy_path, "policy", POLICY_MAX_BYTES, &ptext, &plen,
+				     err);
 		if (rc == HV_OK)
 			rc = policy_parse(o->policy_path, ptext, plen, &p, err);
 		if (rc == HV_OK && p.card_count != DRILL_ROOM_READERS)

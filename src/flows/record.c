@@ -6,6 +6,7 @@
 
 #include "policy/policy.h"
 #include "util/fileio.h"
+#include "util/input_file.h"
 #include "vault/history.h"
 #include "vault/manifest_check.h"
 #include "vault/vault.h"
@@ -137,7 +138,7 @@ int record_load(const char *path, manifest **out, unsigned *max_age_days,
 {
 	uint8_t *data;
 	size_t len;
-	int rc = file_read(path, RECORD_MAX_BYTES, &data, &len, err);
+	int rc = input_file_read(path, "record", RECORD_MAX_BYTES, &data, &len, err);
 	if (rc != HV_OK)
 		return rc;
 	/* format 2 adds the last_verified lines; format 1 is read as well */

@@ -11,6 +11,7 @@
 
 #include "policy/ytree.h"
 #include "util/fileio.h"
+#include "util/input_file.h"
 
 /* A policy is at most root > dkek > shares > share > holders deep; a little
  * slack lets a misplaced mapping be reported as a wrong type instead. */
@@ -697,16 +698,15 @@ int policy_load(const char *path, policy *out, hv_err *err)
 	/* Only to word the size limit like every other policy error; the read
 	 * below re-checks everything on the opened file itself. */
 	struct stat st;
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 	    (unsigned long long)st.st_size > POLICY_MAX_BYTES)
 		return hv_fail(err, HV_EUSAGE, "%s:1:1: the file is %lld bytes, more "
 			       "than the %d a policy may have: is it the right file?",
 			       path, (long long)st.st_size, POLICY_MAX_BYTES);
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = file_read(path, POLICY_MAX_BYTES, &data, &len, err);
-	if (rc == HV_EINTEGRITY && err)
-		err->code = rc = HV_EUSAGE;  /* a link named by the operator */
+	/* named by the operator: a link or a pipe (<(...)) is fine */
+	int rc = input_file_read(path, "policy", POLICY_MAX_BYTES, &data, &len, err);
 	if (rc != HV_OK)
 		return rc;
 	rc = policy_parse(path, data, len, out, err);

@@ -39,6 +39,16 @@ static void long_messages_truncate(void **state)
 	hv_fail(&e, HV_EIO, "tail");
 	hv_err_prefix(&e, "%.*s", HV_ERR_MSG_MAX - 5, big);
 	assert_true(strlen(e.msg) <= HV_ERR_MSG_MAX - 1);
+	/* a long path in the middle: the start and the reason after it stay */
+	hv_fail(&e, HV_EUSAGE, "cannot open %s: is a folder: name the file", big);
+	assert_int_equal(strlen(e.msg), HV_ERR_MSG_MAX - 1);
+	assert_memory_equal(e.msg, "cannot open aaa", 15);
+	assert_non_null(strstr(e.msg, "a [...] aaa"));
+	assert_non_null(strstr(e.msg, "aaa: is a folder: name the file"));
+	hv_fail(&e, HV_EUSAGE, "is a folder");
+	hv_err_prefix(&e, "reading %s", big);
+	assert_int_equal(strlen(e.msg), HV_ERR_MSG_MAX - 1);
+	assert_non_null(strstr(e.msg, "aaa: is a folder"));
 }
 
 static void code_names(void **state)
