@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/stick_second.h"
 #include "stick/kernel_backend.h"
 #include "stick/stick.h"
 #include "util/json.h"
@@ -32,6 +33,10 @@ static void usage(FILE *f)
 		"       hsmvault stick passphrase remove DEVICE|IMAGE [--passphrase-fd N]\n"
 		"       hsmvault stick header-backup DEVICE|IMAGE FILE\n"
 		"       hsmvault stick repair DEVICE|IMAGE\n"
+		"       hsmvault stick copy FROM TO [--size S] [--label L] [--passphrase-fd N]\n"
+		"                [--new-passphrase-fd M] [--batch --confirm-device TO] [prepare's KDF options]\n"
+		"       hsmvault stick compare A B [--json] [--passphrase-fd N] [--second-passphrase-fd M]\n"
+		"       hsmvault stick sync FROM TO [--passphrase-fd N] [--second-passphrase-fd M]\n"
 		"\n"
 		"prepare erases the device: it refuses one that is mounted or in use, and one that is not\n"
 		"empty (a partition table, a filesystem, a LUKS header, or any data: only a missing image\n"
@@ -43,13 +48,27 @@ static void usage(FILE *f)
 		"the terminal, or read one per line from --passphrase-fd: a new passphrase (prepare,\n"
 		"passphrase add) is one line, optionally followed by a confirmation line that must\n"
 		"repeat it, and has at least 8 characters, as at the terminal. --insecure-fast-kdf-for-tests\n"
-		"makes keyslots that are cheap to attack: for tests only.\n");
+		"makes keyslots that are cheap to attack: for tests only.\n"
+		"\n"
+		"A second stick: FROM, TO, A and B are sticks, image files or vault folders.\n"
+		"copy prepares TO as prepare does (the same checks and confirmation; its own\n"
+		"LUKS2 header and passphrase, asked twice) and copies every file of FROM's\n"
+		"vault byte for byte, then reads the copy back. compare says whether A and B\n"
+		"are the same (exit 0), one is k versions ahead, or they diverged (the first\n"
+		"differing version and file named, both histories shown): exit 1 unless the\n"
+		"same. sync copies the versions TO lacks and the files they name, version by\n"
+		"version (a version is written after its files: an interrupted sync leaves TO\n"
+		"at an older version, never broken), and FROM's newer journal entries; it is\n"
+		"refused with exit 7, nothing written, when the two diverged or FROM is\n"
+		"behind TO. Passphrases: FROM's (or A's) from --passphrase-fd, the second\n"
+		"stick's from --second-passphrase-fd or the next line of --passphrase-fd; the\n"
+		"copy's new one from --new-passphrase-fd or the next line of --passphrase-fd.\n");
 }
 
 struct opts {
 	int json, batch, wipe, fast_kdf, help;
 	uint32_t pbkdf_memory_kb, iter_time_ms, pbkdf_iterations;
-	int pass_fd, new_pass_fd;
+	int pass_fd, new_pass_fd, second_pass_fd;
 	uint64_t size;
 	const char *label, *confirm, *backend;
 	unsigned sector_size;
@@ -102,13 +121,14 @@ static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 static int parse(int argc, char **argv, struct opts *o, hv_err *err)
 {
 	enum { O_SIZE = 256, O_LABEL, O_SECTOR, O_PFD, O_NPFD, O_BATCH, O_CONFIRM, O_BACKEND,
-	       O_WIPE, O_FAST, O_JSON, O_PMEM, O_ITIME, O_PITER };
+	       O_WIPE, O_FAST, O_JSON, O_PMEM, O_ITIME, O_PITER, O_SPFD };
 	static const struct option lo[] = {
 		{ "size", required_argument, 0, O_SIZE },
 		{ "label", required_argument, 0, O_LABEL },
 		{ "sector-size", required_argument, 0, O_SECTOR },
 		{ "passphrase-fd", required_argument, 0, O_PFD },
 		{ "new-passphrase-fd", required_argument, 0, O_NPFD },
+		{ "second-passphrase-fd", required_argument, 0, O_SPFD },
 		{ "batch", no_argument, 0, O_BATCH },
 		{ "confirm-device", required_argument, 0, O_CONFIRM },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -122,7 +142,7 @@ static int parse(int argc, char **argv, struct opts *o, hv_err *err)
 		{ 0, 0, 0, 0 },
 	};
 	memset(o, 0, sizeof(*o));
-	o->pass_fd = o->new_pass_fd = -1;
+	o->pass_fd = o->new_pass_fd = o->second_pass_fd = -1;
 	o->backend = "userspace";
 	optind = 1;
 	opterr = 0;
@@ -149,6 +169,11 @@ static int parse(int argc, char **argv, struct opts *o, hv_err *err)
 			if (parse_fd(optarg, c == O_PFD ? &o->pass_fd : &o->new_pass_fd))
 				return hv_fail(err, HV_EUSAGE, "--%s %s: give a file descriptor number",
 					       c == O_PFD ? "passphrase-fd" : "new-passphrase-fd", optarg);
+			break;
+		case O_SPFD:
+			if (parse_fd(optarg, &o->second_pass_fd))
+				return hv_fail(err, HV_EUSAGE, "--second-passphrase-fd %s: give a file "
+					       "descriptor number", optarg);
 			break;
 		case O_BATCH: o->batch = 1; break;
 		case O_CONFIRM: o->confirm = optarg; break;
@@ -295,6 +320,49 @@ static int run_list(const struct opts *o, hv_err *err)
 
 /* ---- prepare ---- */
 
+/* prepare's options, checked; stick copy prepares its target with them. */
+static int prepare_opts(const struct opts *o, int kernel, stick_prepare_opts *po, hv_err *err)
+{
+	if (o->confirm && !o->batch)
+		fprintf(stderr, "note: --confirm-device is the batch-mode confirmation\n");
+	*po = (stick_prepare_opts){
+		.size = o->size, .label = o->label, .sector_size = o->sector_size,
+		.insecure_fast_kdf = o->fast_kdf, .wipe = o->wipe, .batch = o->batch,
+		.confirm_device = o->confirm, .skip_filesystem = kernel,
+		.pbkdf_memory_kb = o->pbkdf_memory_kb, .iter_time_ms = o->iter_time_ms,
+		.pbkdf_iterations = o->pbkdf_iterations,
+	};
+	if (o->fast_kdf && (o->pbkdf_memory_kb || o->iter_time_ms || o->pbkdf_iterations))
+		return hv_fail(err, HV_EUSAGE, "--insecure-fast-kdf-for-tests fixes the KDF: drop "
+			       "--pbkdf-memory, --iter-time and --pbkdf-force-iterations");
+	if (o->fast_kdf)
+		fprintf(stderr, "WARNING: --insecure-fast-kdf-for-tests: this stick's passphrase is "
+				"cheap to brute-force; never use it for real backups\n");
+	return HV_OK;
+}
+
+/* ---- a second stick: copy, compare, sync (cli/stick_second.c) ---- */
+
+static int run_second(const char *sub, const struct opts *o, hv_err *err)
+{
+	int rc = need_pos(o, 2, !strcmp(sub, "compare") ? "A and B" : "FROM and TO", err);
+	if (rc)
+		return rc;
+	struct stick_second_args a = { .a = o->pos[0], .b = o->pos[1], .pass_fd = o->pass_fd,
+				       .second_pass_fd = o->second_pass_fd,
+				       .new_pass_fd = o->new_pass_fd, .json = o->json };
+	if (!strcmp(sub, "compare"))
+		return stick_second_compare(&a, err);
+	if (!strcmp(sub, "sync"))
+		return stick_second_sync(&a, err);
+	if (strcmp(o->backend, "userspace"))
+		return hv_fail(err, HV_EUSAGE, "stick copy writes in userspace only: drop --backend");
+	stick_prepare_opts po;
+	if ((rc = prepare_opts(o, 0, &po, err)))
+		return rc;
+	return stick_second_copy(&a, &po, err);
+}
+
 static int run_prepare(const struct opts *o, hv_err *err)
 {
 	int rc = need_pos(o, 1, "one DEVICE or IMAGE to prepare", err);
@@ -304,24 +372,12 @@ static int run_prepare(const struct opts *o, hv_err *err)
 	int kernel = !strcmp(o->backend, "kernel");
 	if (kernel && (rc = kernel_backend_available(err)))
 		return rc;
-	if (o->confirm && !o->batch)
-		fprintf(stderr, "note: --confirm-device is the batch-mode confirmation\n");
-	stick_prepare_opts po = {
-		.size = o->size, .label = o->label, .sector_size = o->sector_size,
-		.insecure_fast_kdf = o->fast_kdf, .wipe = o->wipe, .batch = o->batch,
-		.confirm_device = o->confirm, .skip_filesystem = kernel,
-		.pbkdf_memory_kb = o->pbkdf_memory_kb, .iter_time_ms = o->iter_time_ms,
-		.pbkdf_iterations = o->pbkdf_iterations,
-	};
+	stick_prepare_opts po;
+	if ((rc = prepare_opts(o, kernel, &po, err)))
+		return rc;
 	luks_keyslot kdf;
 	memset(&kdf, 0, sizeof(kdf));
 	po.kdf_out = &kdf;
-	if (o->fast_kdf && (o->pbkdf_memory_kb || o->iter_time_ms || o->pbkdf_iterations))
-		return hv_fail(err, HV_EUSAGE, "--insecure-fast-kdf-for-tests fixes the KDF: drop "
-			       "--pbkdf-memory, --iter-time and --pbkdf-force-iterations");
-	if (o->fast_kdf)
-		fprintf(stderr, "WARNING: --insecure-fast-kdf-for-tests: this stick's passphrase is "
-				"cheap to brute-force; never use it for real backups\n");
 	struct pass_ctx pc = { o->pass_fd, NULL };
 	vfs *v = NULL;
 	struct timespec t0, t1;
@@ -607,5 +663,7 @@ int cmd_stick(int argc, char **argv, hv_err *err)
 	}
 	if (!strcmp(sub, "repair"))
 		return run_repair(&o, err);
+	if (!strcmp(sub, "copy") || !strcmp(sub, "compare") || !strcmp(sub, "sync"))
+		return run_second(sub, &o, err);
 	return hv_fail(err, HV_EUSAGE, "unknown 'stick %s': see 'hsmvault stick --help'", sub);
 }

@@ -12,7 +12,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hsmvault verify (--vault FOLDER|IMAGE|DEVICE | --record FILE)\n"
+		"usage: hsmvault verify (--vault FOLDER|IMAGE|DEVICE [--record FILE] | --record FILE)\n"
 		"                       [--deep] [--check-kcv] [--with-shares] [--no-record]\n"
 		"                       [--reader R] [--trust-dir DIR]...\n"
 		"                       [--secrets-fd N | --batch] [--passphrase-fd N] [--json]\n\n"
@@ -28,7 +28,10 @@ static void usage(FILE *f)
 		"nothing: pico-hsm shows its KCV only after the user PIN, so a quick\n"
 		"verify cannot check it there.\n"
 		"--record FILE (from 'hsmvault record export') needs neither the stick nor\n"
-		"its passphrase. Warns when the last verification is older than the\n"
+		"its passphrase. With both --vault and --record, the vault's newest manifest\n"
+		"version is compared with the record's (the hash chain cannot show an edit\n"
+		"of the newest version; the record can): a vault behind, ahead of or\n"
+		"different from the record is a difference. Warns when the last verification is older than the\n"
 		"policy's max_age_days. Each card's device certificate must be the one\n"
 		"recorded and its chain is checked again (trusted roots: CardContact's,\n"
 		"the installed ones, every --trust-dir DIR): a changed certificate or a\n"
@@ -80,9 +83,9 @@ int cmd_verify(int argc, char **argv, hv_err *err)
 		usage(stdout);
 		return flow_args_finish(&fa, HV_OK, err);
 	}
-	if (rc == HV_OK && !!fa.vault == !!c.o.record_path)
-		rc = hv_fail(err, HV_EUSAGE, "give either --vault or --record (one of them)");
-	if (rc == HV_OK && c.o.record_path && c.o.with_shares)
+	if (rc == HV_OK && !fa.vault && !c.o.record_path)
+		rc = hv_fail(err, HV_EUSAGE, "give --vault, --record, or both");
+	if (rc == HV_OK && c.o.record_path && !fa.vault && c.o.with_shares)
 		rc = hv_fail(err, HV_EUSAGE, "--with-shares needs the vault's share files: use "
 			     "--vault instead of --record");
 	fa.fc.deep = c.deep;

@@ -19,6 +19,7 @@
 #include "flows/keyinfo.h"
 #include "flows/record.h"
 #include "flows/shares.h"
+#include "flows/verify_record.h"
 #include "vault/history.h"
 #include "vault/journal.h"
 #include "vault/manifest.h"
@@ -346,6 +347,25 @@ static int check_blobs(struct verify_ctx *x, vfs *v, verify_report *rep, hv_err 
 	return HV_OK;
 }
 
+/* --vault with --record: the vault's newest version against the one the
+ * record was exported from. A difference is a finding like any other. */
+static int check_record(struct verify_ctx *x, vfs *v, const char *path, hv_err *err)
+{
+	vault_chain c;
+	int rc = vault_chain_load(v, &c, err);
+	if (rc != HV_OK)
+		return rc;
+	record_comparison rc_out;
+	rc = verify_record_compare(path, &c, &rc_out, err);
+	if (rc == HV_OK && rc_out.relation == RECORD_SAME)
+		flow_say(x->fc, "the vault's newest version %lu is the record's (sha256 %s)",
+			 rc_out.vault_version, rc_out.vault_sha256);
+	else if (rc == HV_OK)
+		add_finding(&x->f, NULL, "%s", rc_out.text);
+	vault_chain_free(&c);
+	return rc;
+}
+
 static time_t parse_time(const char *s)
 {
 	struct tm tm;
@@ -433,7 +453,7 @@ int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report 
 	int rc = attest_anchors(fc, &own_anchors, &x.anchors, err);
 	if (rc != HV_OK)
 		goto out;
-	if (o->record_path) {
+	if (o->record_path && !v) {
 		rc = record_load(o->record_path, &lv.m, &max_age, lv.last_verified, err);
 	} else {
 		rc = load_vault(v, fc->deep || o->full, &lv, err);
@@ -449,6 +469,8 @@ int flow_verify(const flow_ctx *fc, vfs *v, const verify_opts *o, verify_report 
 		goto out;
 	}
 	if (v && (rc = check_blobs(&x, v, rep, err)) != HV_OK)
+		goto out;
+	if (v && o->record_path && (rc = check_record(&x, v, o->record_path, err)) != HV_OK)
 		goto out;
 	if ((rc = cardset_open(fc, &cs, err)) != HV_OK)
 		goto out;

@@ -37,7 +37,9 @@ typedef struct verify_report {
 } verify_report;
 
 typedef struct verify_opts {
-	const char *record_path; /* --record FILE instead of a vault (v NULL) */
+	const char *record_path; /* --record FILE instead of a vault (v NULL);
+				  * with a vault, its newest version is
+				  * compared with the record's            */
 	int with_shares;         /* --with-shares: unlock shares, check MACs */
 	int check_kcv;           /* --check-kcv: ask the user PIN, verify it and
 				  * read each card's KCV after it (pico-hsm
