@@ -1,0 +1,178 @@
+# The kill campaign's driver, sourced by each test-kill-*.sh after the
+# flows library (tests/flows/lib.sh: harness, hv, secrets, policies).
+#
+# A test builds a starting state in $T (the vault folder or stick image in
+# $T/v, the cards' state files $T/card-<i>.state), then calls
+#   kill_campaign NAME
+# with these functions defined:
+#   run_flow OUT      runs the flow once (secrets by fd), output to OUT;
+#                     returns hsmvault's exit status
+#   result_of         prints the result in a form two runs can compare
+#                     (the vault and the cards, without dates or random
+#                     bytes); runs after the flow and reads only
+#   versions_of       prints the number of manifest versions the vault
+#                     loads with ("none" when there is no vault yet);
+#                     fails when the vault exists but does not load
+# and CARDS (reader indexes of the inserted cards).
+#
+# kill_campaign saves $T and the cards, runs the flow once without a kill
+# (W = the writes it made, the reference result, the versions before and
+# after), then for every N in 1..W: restores the state by copying files,
+# runs the flow with SIGKILL at write N (killshim.c, LD_PRELOAD on that
+# hsmvault process only), checks that the vault loads at the old or the new
+# version, reruns the flow without a kill (it must succeed) and compares
+# the result with the reference. It prints
+#   kill campaign NAME: N points tried, N passed
+# and fails unless every point passed.
+[ -n "${KILLSHIM:-}" ] && [ -f "$KILLSHIM" ] ||
+	fail "KILLSHIM does not name the killshim library (run through meson test)"
+T=$WORK/t
+mkdir -p "$T"
+CARDS=${CARDS:-}
+
+# Cards: each in reader i with state $T/card-i.state.
+cards_out() {
+	local i
+	for i in $CARDS; do sim_pull "$i"; done
+}
+cards_in() {
+	local i
+	for i in $CARDS; do sim_insert "$i" "$T/card-$i.state"; done
+}
+
+save_state() {
+	cards_out
+	rm -rf "$WORK/start"
+	cp -a "$T" "$WORK/start" || fail "cannot save the starting state"
+	cards_in
+}
+# Cards whose state file still equals the saved one stay in their reader
+# (a flow that only reads a card costs no pull and insert per point).
+restore_state() {
+	local i moved=
+	for i in $CARDS; do
+		cmp -s "$T/card-$i.state" "$WORK/start/card-$i.state" || moved="$moved $i"
+	done
+	for i in $moved; do sim_pull "$i"; done
+	find "$T" -mindepth 1 -maxdepth 1 ! -name 'card-*.state' -exec rm -rf {} + &&
+		for i in $moved; do cp -a "$WORK/start/card-$i.state" "$T/"; done &&
+		(cd "$WORK/start" && find . -mindepth 1 -maxdepth 1 ! -name 'card-*.state' \
+			-exec cp -a {} "$T/" \;) ||
+		fail "cannot restore the starting state"
+	for i in $moved; do sim_insert "$i" "$T/card-$i.state"; done
+}
+
+# shimmed AT LOG OUT: the flow with the shim (AT 0 counts only).
+shimmed() {
+	rm -f "$2"
+	LD_PRELOAD=$KILLSHIM KILLSHIM_ROOT=$T/v KILLSHIM_AT=$1 KILLSHIM_LOG=$2 run_flow "$3"
+}
+
+kill_campaign() {
+	local name=$1 n rc w tried=0 passed=0 v0 v1 v ref
+	local t0=$SECONDS
+	save_state
+	v0=$(versions_of) || fail "$name: the starting vault does not load"
+	shimmed 0 "$WORK/count.log" "$WORK/ref.out"
+	rc=$?
+	[ $rc = 0 ] || { cat "$WORK/ref.out"; fail "$name: the run without a kill exited $rc"; }
+	w=$(wc -l <"$WORK/count.log")
+	[ "$w" -gt 0 ] || fail "$name: the shim counted no write (is $T/v where the flow writes?)"
+	v1=$(versions_of) || fail "$name: the vault after the run without a kill does not load"
+	ref=$(result_of) || fail "$name: cannot describe the reference result"
+	printf '%s\n' "$ref" >"$WORK/ref.result"
+	echo "$name: $w writes, versions $v0 -> $v1; the writes:"
+	sed 's/^/  /; s|'"$T"'|$T|' "$WORK/count.log"
+	# The same flow twice from the same state makes the same writes: the
+	# points below are the points of the reference run.
+	restore_state
+	shimmed 0 "$WORK/count2.log" "$WORK/ref2.out" || fail "$name: second run without a kill failed"
+	[ "$(wc -l <"$WORK/count2.log")" = "$w" ] ||
+		fail "$name: two runs from one state made $w and $(wc -l <"$WORK/count2.log") writes"
+	for ((n = 1; n <= w; n++)); do
+		tried=$((tried + 1))
+		restore_state
+		shimmed "$n" "$WORK/kill.log" "$WORK/kill.out"
+		rc=$?
+		local what
+		what=$(tail -n 1 "$WORK/kill.log" 2>/dev/null | sed 's|'"$T"'|$T|')
+		if [ $rc != 137 ]; then
+			echo "point $n ($what): the run was not killed (exit $rc)"
+			cat "$WORK/kill.out"
+			continue
+		fi
+		if ! v=$(versions_of 2>&1); then
+			echo "point $n ($what): the vault does not load after the kill: $v"
+			continue
+		fi
+		if [ "$v" != "$v0" ] && [ "$v" != "$v1" ]; then
+			echo "point $n ($what): the vault loads at version $v, neither the old ($v0) nor the new ($v1)"
+			continue
+		fi
+		run_flow "$WORK/rerun.out"
+		rc=$?
+		if [ $rc != 0 ]; then
+			echo "point $n ($what): the rerun exited $rc:"
+			sed 's/^/    /' "$WORK/rerun.out"
+			continue
+		fi
+		v=$(versions_of 2>&1) || { echo "point $n ($what): the vault after the rerun does not load: $v"; continue; }
+		if ! result_of >"$WORK/got.result" 2>&1 || ! cmp -s "$WORK/ref.result" "$WORK/got.result"; then
+			echo "point $n ($what): the rerun's result differs from the run without a kill:"
+			diff "$WORK/ref.result" "$WORK/got.result" | head -n 20 | sed 's/^/    /'
+			continue
+		fi
+		passed=$((passed + 1))
+	done
+	cards_out
+	echo "kill campaign $name: $tried points tried, $passed passed ($((SECONDS - t0)) s)"
+	[ "$passed" = "$tried" ] || fail "kill campaign $name: $((tried - passed)) of $tried points failed"
+	cards_in
+}
+
+# Helpers for versions_of / result_of.
+# vault_versions VAULT: versions of a vault (log --json), "none" when VAULT
+# is not a vault yet; any other failure to load is a failure.
+vault_versions() {
+	local out rc
+	out=$("$HSMVAULT" log --vault "$1" --json 2>&1)
+	rc=$?
+	if [ $rc != 0 ]; then
+		case $out in
+		*"not a vault"* | *"no vault folder"* | *"holds no vault"* | *"no HSMVAULT"*)
+			echo none; return 0 ;;
+		esac
+		printf '%s\n' "$out"
+		return 1
+	fi
+	python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["versions"]))' <<<"$out"
+}
+
+# kill_vault_summary VAULT: what a vault holds, without what differs
+# between two runs by design (dates, the random salt of a share file, the
+# random padding of a wrapped key): the files (names, no temporary files
+# left), the manifest versions' changes and the current version's content.
+kill_vault_summary() {
+	"$HSMVAULT" show --vault "$1" --json >"$WORK/show.json" 2>&1 ||
+		{ cat "$WORK/show.json"; return 1; }
+	"$HSMVAULT" log --vault "$1" --json >"$WORK/log.json" 2>&1 ||
+		{ cat "$WORK/log.json"; return 1; }
+	python3 - "$1" "$WORK/show.json" "$WORK/log.json" <<'PY'
+import json, os, re, sys
+root, show, log = sys.argv[1:]
+for d, dirs, files in sorted(os.walk(root)):
+    dirs.sort()
+    for f in sorted(files):
+        print("file", os.path.relpath(os.path.join(d, f), root))
+def scrub(x):
+    if isinstance(x, dict):
+        return {k: scrub(v) for k, v in x.items()
+                if k not in ("time", "created", "date", "sha256", "previous_sha256")}
+    if isinstance(x, list):
+        return [scrub(v) for v in x]
+    return x
+print(json.dumps(scrub(json.load(open(show))), sort_keys=True, indent=1))
+for v in json.load(open(log))["versions"]:
+    print("version", v["version"], v["change"])
+PY
+}
