@@ -239,10 +239,10 @@ static int activate(const char *device, const secbuf *passphrase,
 		return hv_fail(err, HV_EIO, "%s: cannot open the device: %s", device,
 			       strerror(-r));
 	crypt_set_log_callback(cd, quiet_log, NULL);
-	r = crypt_load(cd, CRYPT_LUKS2, NULL);
+	r = crypt_load(cd, CRYPT_LUKS, NULL); /* LUKS1 or LUKS2: sticks made by hand too */
 	if (r < 0) {
 		crypt_free(cd);
-		return hv_fail(err, HV_EUSAGE, "%s: no LUKS2 header (%s): is this a stick "
+		return hv_fail(err, HV_EUSAGE, "%s: no LUKS header (%s): is this a stick "
 			       "prepared by hsmvault?", device, strerror(-r));
 	}
 	if (label && label_len > 0) {

@@ -14,6 +14,7 @@
 #include <libcryptsetup.h>
 
 #include "stick/luks_hdr.h"
+#include "stick/sector_cipher.h"
 
 /* libcryptsetup reports details through its log; hsmvault never lets it
  * print: the last error is kept so that our one-line message can carry it
@@ -73,11 +74,6 @@ enum luks_use {
 /* The words for a device whose header cannot be read, by class. */
 static int header_problem(const char *path, const luks_hdr_state *s, hv_err *err)
 {
-	if (s->version == 1)
-		return hv_fail(err, HV_EUSAGE,
-			       "%s is a LUKS1 volume: hsmvault reads LUKS2 (convert it with 'cryptsetup "
-			       "convert --type luks2' after a header backup, or open it with cryptsetup)",
-			       path);
 	if (s->version == 0) {
 		if (s->device_size == 0)
 			return hv_fail(err, HV_EUSAGE, "%s is empty: it holds no vault (make one with "
@@ -91,7 +87,7 @@ static int header_problem(const char *path, const luks_hdr_state *s, hv_err *err
 			       "both header copies were overwritten (then only a header backup can "
 			       "help: 'cryptsetup luksHeaderRestore'); nothing was changed", path);
 	}
-	if (s->primary != LUKS_COPY_OK && s->secondary != LUKS_COPY_OK)
+	if (s->version == 2 && s->primary != LUKS_COPY_OK && s->secondary != LUKS_COPY_OK)
 		return hv_fail(err, HV_EINTEGRITY,
 			       "both LUKS2 header copies of %s are damaged: restore a header backup "
 			       "('cryptsetup luksHeaderRestore %s --header-backup-file FILE'); do not "
@@ -99,8 +95,8 @@ static int header_problem(const char *path, const luks_hdr_state *s, hv_err *err
 	uint64_t need = s->metadata_size > s->data_offset ? s->metadata_size : s->data_offset;
 	if (need > s->device_size)
 		return hv_fail(err, HV_EINTEGRITY,
-			       "%s is shorter than its LUKS2 header says (%llu of %llu bytes): it was "
-			       "cut off; copy the whole stick again", path,
+			       "%s is shorter than its LUKS%d header says (%llu of %llu bytes): it was "
+			       "cut off; copy the whole stick again", path, s->version,
 			       (unsigned long long)s->device_size, (unsigned long long)need);
 	return HV_OK;
 }
@@ -215,11 +211,12 @@ static int open_cd(const char *path, struct luks_handle *h, enum luks_use use, h
 	crypt_set_log_callback(h->cd, log_cb, &h->log);
 	if (use == USE_FORMAT)
 		return HV_OK;
-	r = use == USE_REPAIR ? crypt_repair(h->cd, CRYPT_LUKS2, NULL)
-			      : crypt_load(h->cd, CRYPT_LUKS2, NULL);
+	/* the version the header declares; LUKS1 has one copy, nothing to repair */
+	const char *type = h->hdr.version == 1 ? CRYPT_LUKS1 : CRYPT_LUKS2;
+	r = use == USE_REPAIR ? crypt_repair(h->cd, type, NULL) : crypt_load(h->cd, type, NULL);
 	if (r < 0) {
-		rc = hv_fail(err, HV_EINTEGRITY, "cannot read the LUKS2 header of %s: %s", path,
-			     why(&h->log, r));
+		rc = hv_fail(err, HV_EINTEGRITY, "cannot read the LUKS%d header of %s: %s",
+			     h->hdr.version, path, why(&h->log, r));
 		close_cd(h);
 		return rc;
 	}
@@ -248,6 +245,8 @@ static int device_bytes(const char *path, uint64_t *size, hv_err *err)
 static int fill_info(struct crypt_device *cd, const char *path, luks_info *info, hv_err *err)
 {
 	memset(info, 0, sizeof(*info));
+	const char *type = crypt_get_type(cd);
+	info->version = type && !strcmp(type, CRYPT_LUKS1) ? 1 : 2;
 	const char *s;
 	if ((s = crypt_get_label(cd)))
 		snprintf(info->label, sizeof(info->label), "%s", s);
@@ -259,6 +258,14 @@ static int fill_info(struct crypt_device *cd, const char *path, luks_info *info,
 		snprintf(info->mode, sizeof(info->mode), "%s", s);
 	info->key_bits = crypt_get_volume_key_size(cd) * 8;
 	info->sector_size = (unsigned)crypt_get_sector_size(cd);
+	info->iv_offset = crypt_get_iv_offset(cd);
+	/* dm-integrity or AEAD under the segment: the sectors carry tags the
+	 * userspace backend neither checks nor writes */
+	struct crypt_params_integrity ip;
+	memset(&ip, 0, sizeof(ip));
+	if (info->version == 2 && crypt_get_integrity_info(cd, &ip) == 0 && ip.integrity &&
+	    ip.integrity[0])
+		snprintf(info->integrity, sizeof(info->integrity), "%s", ip.integrity);
 	info->data_offset = crypt_get_data_offset(cd) * 512ULL;
 	uint64_t size = 0;
 	int rc = device_bytes(path, &size, err);
@@ -271,7 +278,7 @@ static int fill_info(struct crypt_device *cd, const char *path, luks_info *info,
 	info->data_size = size - info->data_offset;
 	if (info->sector_size)
 		info->data_size -= info->data_size % info->sector_size;
-	int max = crypt_keyslot_max(CRYPT_LUKS2);
+	int max = crypt_keyslot_max(info->version == 1 ? CRYPT_LUKS1 : CRYPT_LUKS2);
 	for (int i = 0; i < max && i < LUKS_MAX_KEYSLOTS; i++) {
 		crypt_keyslot_info ks = crypt_keyslot_status(cd, i);
 		if (ks != CRYPT_SLOT_ACTIVE && ks != CRYPT_SLOT_ACTIVE_LAST)
@@ -297,26 +304,34 @@ int luks_is_luks(const char *path, hv_err *err)
 	return s.version != 0;
 }
 
-/* The argon2id settings for a new keyslot. Fast: the cheapest values
- * libcryptsetup accepts, tests only. Otherwise benchmarked here, once, for
- * the requested time and memory, then fixed, so that libcryptsetup does
- * not benchmark again when it adds the keyslot. */
+/* The KDF settings for a new keyslot: argon2id, or pbkdf2 on a LUKS1
+ * header (its only KDF). Fast: the cheapest values libcryptsetup accepts,
+ * tests only. Otherwise benchmarked here, once, for the requested time and
+ * memory, then fixed, so that libcryptsetup does not benchmark again when it
+ * adds the keyslot. */
 static int set_pbkdf(struct crypt_device *cd, const luks_format_opts *o,
 		     struct luks_log *l, luks_keyslot *chosen, hv_err *err)
 {
 	struct crypt_pbkdf_type p;
-	const struct crypt_pbkdf_type *def = crypt_get_pbkdf_default(CRYPT_LUKS2);
+	const char *type = crypt_get_type(cd);
+	int luks1 = type && !strcmp(type, CRYPT_LUKS1);
+	const struct crypt_pbkdf_type *def = crypt_get_pbkdf_default(luks1 ? CRYPT_LUKS1
+									    : CRYPT_LUKS2);
 	if (def)
 		p = *def;
 	else
 		memset(&p, 0, sizeof(p));
-	p.type = CRYPT_KDF_ARGON2ID;
+	p.type = luks1 ? CRYPT_KDF_PBKDF2 : CRYPT_KDF_ARGON2ID;
 	if (!p.hash)
 		p.hash = "sha256";
+	if (luks1) {
+		p.max_memory_kb = 0;
+		p.parallel_threads = 0;
+	}
 	if (o && o->insecure_fast_kdf) {
-		p.iterations = 4;
-		p.max_memory_kb = 32;
-		p.parallel_threads = 1;
+		p.iterations = luks1 ? 1000 : 4; /* pbkdf2's minimum is 1000 */
+		p.max_memory_kb = luks1 ? 0 : 32;
+		p.parallel_threads = luks1 ? 0 : 1;
 		p.time_ms = 0;
 		p.flags = CRYPT_PBKDF_NO_BENCHMARK;
 	} else {
@@ -336,14 +351,14 @@ static int set_pbkdf(struct crypt_device *cd, const luks_format_opts *o,
 						      NULL, NULL);
 			if (r < 0)
 				return hv_fail(err, HV_EINTERNAL,
-					       "benchmarking argon2id failed: %s", why(l, r));
+					       "benchmarking %s failed: %s", p.type, why(l, r));
 			p.flags = CRYPT_PBKDF_NO_BENCHMARK;
 		}
 	}
 	int r = crypt_set_pbkdf_type(cd, &p);
 	if (r < 0)
-		return hv_fail(err, HV_EUSAGE, "libcryptsetup refused the argon2id settings "
-			       "(%u iterations, %u KiB, %u threads): %s", p.iterations,
+		return hv_fail(err, HV_EUSAGE, "libcryptsetup refused the %s settings "
+			       "(%u iterations, %u KiB, %u threads): %s", p.type, p.iterations,
 			       p.max_memory_kb, p.parallel_threads, why(l, r));
 	if (chosen) {
 		snprintf(chosen->pbkdf, sizeof(chosen->pbkdf), "%s", p.type);
@@ -439,6 +454,34 @@ int luks_read_info(const char *path, luks_info *info, hv_err *err)
 	return rc;
 }
 
+int luks_userspace_can(const luks_info *info, char *why, size_t cap)
+{
+	char fmt[160], lacks[200];
+	luks_describe_format(info, fmt, sizeof(fmt));
+	if (info->integrity[0]) {
+		snprintf(why, cap, "%s with integrity %s (dm-integrity): the userspace backend has "
+			 "no integrity tags", fmt, info->integrity);
+		return 0;
+	}
+	if (!sector_cipher_supported(info->cipher, info->mode, (size_t)info->key_bits / 8, lacks,
+				     sizeof(lacks))) {
+		snprintf(why, cap, "%s: %s", fmt, lacks);
+		return 0;
+	}
+	if (info->sector_size != 512 && info->sector_size != 4096) {
+		snprintf(why, cap, "%s: the userspace backend has 512- and 4096-byte sectors only",
+			 fmt);
+		return 0;
+	}
+	return 1;
+}
+
+void luks_describe_format(const luks_info *info, char *out, size_t cap)
+{
+	snprintf(out, cap, "LUKS%d %s-%s, %d-bit key, %u-byte sectors", info->version,
+		 info->cipher, info->mode, info->key_bits, info->sector_size);
+}
+
 int luks_unlock(const char *path, const secbuf *passphrase, secbuf **volume_key,
 		luks_info *info, hv_err *err)
 {
@@ -452,32 +495,31 @@ int luks_unlock(const char *path, const secbuf *passphrase, secbuf **volume_key,
 	if ((rc = fill_info(h.cd, path, info, err)))
 		goto out;
 	note_damage(&h, info);
-	if (strcmp(info->cipher, "aes") || strcmp(info->mode, "xts-plain64") ||
-	    info->key_bits != 512 || crypt_get_iv_offset(h.cd) != 0 ||
-	    (info->sector_size != 512 && info->sector_size != 4096)) {
-		rc = hv_fail(err, HV_EUSAGE,
-			     "%s uses %s-%s with %d-bit keys and %u-byte sectors: hsmvault reads only "
-			     "aes-xts-plain64, 512 bits, 512/4096-byte sectors (open it with cryptsetup)",
-			     path, info->cipher, info->mode, info->key_bits, info->sector_size);
+	char why_not[300];
+	if (!luks_userspace_can(info, why_not, sizeof(why_not))) {
+		rc = hv_fail(err, HV_EUSAGE, "%s is %s: open it with the kernel backend "
+			     "('--backend kernel', root and device-mapper) or by hand with "
+			     "'cryptsetup open' and mount", path, why_not);
 		goto out;
 	}
-	secbuf *vk = secbuf_new(64);
+	size_t key_bytes = (size_t)crypt_get_volume_key_size(h.cd);
+	secbuf *vk = secbuf_new(key_bytes);
 	if (!vk) {
 		rc = hv_fail(err, HV_ENOMEM, "out of memory for the volume key");
 		goto out;
 	}
 	/* Unlocking a keyslot verifies the passphrase against the volume-key
 	 * digest: one PBKDF run, no device-mapper. */
-	size_t len = 64;
+	size_t len = key_bytes;
 	int r = crypt_volume_key_get(h.cd, CRYPT_ANY_SLOT, (char *)vk->data, &len,
 				     (const char *)passphrase->data, passphrase->len);
-	if (r < 0 || len != 64) {
+	if (r < 0 || len != key_bytes) {
 		secbuf_free(vk);
 		rc = r == -EPERM ? hv_fail(err, HV_ESECRET, "wrong passphrase for %s", path)
 				 : hv_fail(err, HV_EIO, "cannot unlock %s: %s", path, why(&h.log, r));
 		goto out;
 	}
-	vk->len = 64;
+	vk->len = key_bytes;
 	*volume_key = vk;
 out:
 	close_cd(&h);
@@ -552,7 +594,7 @@ int luks_header_backup(const char *path, const char *file, hv_err *err)
 	int rc = open_cd(path, &h, USE_READ, err);
 	if (rc)
 		return rc;
-	int r = crypt_header_backup(h.cd, CRYPT_LUKS2, file);
+	int r = crypt_header_backup(h.cd, NULL, file); /* the loaded header's own type */
 	if (r < 0)
 		rc = hv_fail(err, r == -EEXIST ? HV_EUSAGE : HV_EIO,
 			     "cannot back up the LUKS2 header of %s to %s: %s", path, file,

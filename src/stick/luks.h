@@ -1,10 +1,15 @@
-/* The LUKS2 header of a stick, through libcryptsetup, without
+/* The LUKS header of a stick, through libcryptsetup, without
  * device-mapper: format, read the header, check a passphrase and fetch the
- * volume key, manage passphrases, back up the header. Layout: aes-xts-plain64,
- * 512-bit volume key, argon2id keyslots, whole-device volume. */
+ * volume key, manage passphrases, back up the header. hsmvault formats
+ * LUKS2, aes-xts-plain64, 512-bit volume key, argon2id keyslots,
+ * whole-device volume; it reads and writes LUKS1 and LUKS2 volumes in any
+ * layout the userspace sector cipher has (sector_cipher.h: aes-xts-plain64
+ * with 256/512-bit keys, aes-cbc-essiv:sha256; 512/4096-byte sectors). Other
+ * ciphers and LUKS2 segments with integrity are for the kernel backend. */
 #ifndef HV_STICK_LUKS_H
 #define HV_STICK_LUKS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -36,11 +41,14 @@ typedef struct luks_keyslot {
 } luks_keyslot;
 
 typedef struct luks_info {
+	int version;           /* 1: LUKS1, 2: LUKS2 */
 	char label[49];
 	char uuid[40];
-	char cipher[32];       /* "aes" */
-	char mode[32];         /* "xts-plain64" */
-	int key_bits;          /* 512 */
+	char cipher[32];       /* "aes", "serpent", ... */
+	char mode[32];         /* "xts-plain64", "cbc-essiv:sha256", ... */
+	int key_bits;          /* 512, 256, 128, ... */
+	char integrity[32];    /* LUKS2 segment integrity ("hmac(sha256)", "aead"), "" if none */
+	uint64_t iv_offset;    /* in 512-byte units (0 for volumes cryptsetup makes) */
 	unsigned sector_size;  /* 512 or 4096 */
 	uint64_t data_offset;  /* bytes from the device start (16 MiB) */
 	uint64_t data_size;    /* bytes of the data segment */
@@ -74,13 +82,24 @@ int luks_format(const char *path, const luks_format_opts *o, const secbuf *passp
 /* Header facts only; no passphrase. */
 int luks_read_info(const char *path, luks_info *info, hv_err *err);
 
-/* Checks the passphrase and returns the 64-byte volume key in a new secbuf
- * (HV_ESECRET on a wrong passphrase). info (may be NULL) is filled as by
- * luks_read_info. Refuses a layout the userspace backend cannot read. */
+/* 1 when the userspace backend reads and writes this volume's data segment;
+ * otherwise 0 and why: one phrase naming the format and what it lacks
+ * ("LUKS2 serpent-cbc-essiv:sha256 with a 256-bit key: serpent is not a cipher
+ * the userspace backend has (it has aes)"). */
+int luks_userspace_can(const luks_info *info, char *why, size_t cap);
+
+/* "LUKS1 aes-cbc-essiv:sha256, 256-bit key, 512-byte sectors" */
+void luks_describe_format(const luks_info *info, char *out, size_t cap);
+
+/* Checks the passphrase and returns the volume key (its size as the header
+ * says) in a new secbuf (HV_ESECRET on a wrong passphrase). info (may be
+ * NULL) is filled as by luks_read_info. Refuses, before any KDF run and with
+ * HV_EUSAGE, a layout the userspace backend cannot read (luks_userspace_can). */
 int luks_unlock(const char *path, const secbuf *passphrase, secbuf **volume_key,
 		luks_info *info, hv_err *err);
 
-/* Adds new_pass in a free keyslot, authorised by an existing passphrase. */
+/* Adds new_pass in a free keyslot, authorised by an existing passphrase
+ * (argon2id on LUKS2, pbkdf2 on LUKS1, which has no other). */
 int luks_add_passphrase(const char *path, const secbuf *existing, const secbuf *new_pass,
 			int insecure_fast_kdf, int *slot_out, hv_err *err);
 
@@ -88,7 +107,7 @@ int luks_add_passphrase(const char *path, const secbuf *existing, const secbuf *
 int luks_remove_passphrase(const char *path, const secbuf *passphrase, int *slot_out,
 			   hv_err *err);
 
-/* Header backup (cryptsetup luksHeaderBackup format) to a new file. */
+/* Header backup (cryptsetup luksHeaderBackup format, LUKS1 or LUKS2) to a new file. */
 int luks_header_backup(const char *path, const char *file, hv_err *err);
 
 /* What is wrong with one header copy ("" when both are intact); an

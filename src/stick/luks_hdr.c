@@ -22,6 +22,10 @@
 #define OFF_CSUM 448
 #define CSUM_LEN 64
 #define COPY_MIN (16ULL << 20)
+/* LUKS1 phdr: 592 bytes, payloadOffset (in 512-byte sectors) a big-endian
+ * 32-bit field at byte 104. */
+#define LUKS1_PHDR_LEN 592
+#define LUKS1_OFF_PAYLOAD 104
 
 static const unsigned char magic_primary[MAGIC_LEN] = { 'L', 'U', 'K', 'S', 0xba, 0xbe };
 static const unsigned char magic_secondary[MAGIC_LEN] = { 'S', 'K', 'U', 'L', 0xba, 0xbe };
@@ -36,6 +40,11 @@ static uint64_t be64(const unsigned char *p)
 	for (int i = 0; i < 8; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static int valid_hdr_size(uint64_t n)
@@ -207,9 +216,14 @@ int luks_hdr_inspect(const char *path, luks_hdr_state *s, hv_err *err)
 			s->nonzero_magic_area = 1;
 			break;
 		}
-	if (have >= 8 && !memcmp(first, magic_primary, MAGIC_LEN) && first[OFF_VERSION] == 0 &&
-	    first[OFF_VERSION + 1] == 1) {
+	if (have >= LUKS1_PHDR_LEN && !memcmp(first, magic_primary, MAGIC_LEN) &&
+	    first[OFF_VERSION] == 0 && first[OFF_VERSION + 1] == 1) {
+		/* LUKS1: one header, no checksum; the keyslots lie between it
+		 * and the payload, so the payload offset is the metadata size. */
 		s->version = 1;
+		s->data_offset = (uint64_t)be32(first + LUKS1_OFF_PAYLOAD) * 512;
+		s->metadata_size = s->data_offset;
+		s->nareas = 0;
 		close(fd);
 		return HV_OK;
 	}
@@ -277,6 +291,9 @@ void luks_hdr_describe_damage(const luks_hdr_state *s, char *out, size_t cap)
 
 uint64_t luks_hdr_copy_size(const luks_hdr_state *s)
 {
+	/* LUKS1: header and keyslots end where the payload starts */
+	if (s->version == 1 && s->data_offset >= 4096 && s->data_offset <= (256ULL << 20))
+		return s->data_offset < s->device_size ? s->data_offset : s->device_size;
 	uint64_t n = s->metadata_size > COPY_MIN ? s->metadata_size : COPY_MIN;
 	if (s->data_offset > n && s->data_offset <= (256ULL << 20))
 		n = s->data_offset;

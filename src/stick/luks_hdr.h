@@ -28,8 +28,9 @@ typedef struct luks_hdr_state {
 	int stale;               /* both intact, but one has an older seqid */
 	uint64_t hdr_size;       /* binary header + JSON area of one copy */
 	uint64_t secondary_at;   /* offset where the secondary copy was looked for */
-	uint64_t metadata_size;  /* both copies + keyslots area (0: unknown) */
-	uint64_t data_offset;    /* from the JSON segments (0: unknown) */
+	uint64_t metadata_size;  /* both copies + keyslots area (LUKS1: the payload
+				    offset; 0: unknown) */
+	uint64_t data_offset;    /* from the JSON segments or the LUKS1 header (0: unknown) */
 	int nonzero_magic_area;  /* the first 4096 bytes are not all zero */
 	int nareas;              /* keyslot areas named by the JSON (-1: unreadable) */
 	struct { uint64_t offset, size; } areas[32];
@@ -49,7 +50,7 @@ void luks_hdr_describe_damage(const luks_hdr_state *s, char *out, size_t cap);
 
 /* The size of a copy from which libcryptsetup can read the header instead
  * of the device: the metadata size, at least 16 MiB, at most the device
- * size. Of it only the two header copies and the keyslot areas the JSON
+ * size (LUKS1: the payload offset). Of it only the two header copies and the keyslot areas the JSON
  * names need to be filled (luks_hdr_copy_ranges), the rest may stay zero:
  * a few hundred KiB read instead of 16 MiB from a slow stick. */
 uint64_t luks_hdr_copy_size(const luks_hdr_state *s);

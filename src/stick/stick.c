@@ -11,6 +11,7 @@
 
 #include "stick/ext4_mkfs.h"
 #include "stick/ext4_vfs.h"
+#include "stick/kernel_backend.h"
 #include "stick/xts.h"
 #include "util/prompt.h"
 
@@ -223,13 +224,45 @@ int stick_prepare(const char *path, const stick_prepare_opts *o,
 	return rc;
 }
 
+int stick_choose_backend(const char *path, const luks_info *info, int *kernel, hv_err *err)
+{
+	char why[300];
+	*kernel = 0;
+	if (luks_userspace_can(info, why, sizeof(why)))
+		return HV_OK;
+	hv_err e;
+	hv_err_clear(&e);
+	if (kernel_backend_available(&e) == HV_OK) {
+		*kernel = 1;
+		return HV_OK;
+	}
+	/* nothing here can read it: say what it is and where it can be read,
+	 * never anything that would rewrite it */
+	return hv_fail(err, HV_EUSAGE,
+		       "%s is %s; the kernel backend would read it, but needs root and "
+		       "device-mapper (dm-crypt), which this machine lacks: use hsmvault as root "
+		       "on a machine with device-mapper (it picks the kernel backend itself), or "
+		       "open the stick by hand with 'cryptsetup open' and mount", path, why);
+}
+
 int stick_open_vfs(const char *path, const secbuf *passphrase, int writable, vfs **out,
 		   hv_err *err)
 {
 	*out = NULL;
 	luks_info info;
+	int kernel = 0;
+	int rc = luks_read_info(path, &info, err);
+	if (rc || (rc = stick_choose_backend(path, &info, &kernel, err)))
+		return rc;
+	if (kernel) {
+		char fmt[160];
+		luks_describe_format(&info, fmt, sizeof(fmt));
+		fprintf(stderr, "note: %s is %s, which the userspace backend lacks: opening it "
+			"with the kernel backend (dm-crypt)\n", path, fmt);
+		return kernel_vault_open(path, passphrase, 0, out, NULL, 0, err);
+	}
 	secbuf *vk = NULL;
-	int rc = luks_unlock(path, passphrase, &vk, &info, err);
+	rc = luks_unlock(path, passphrase, &vk, &info, err);
 	if (rc)
 		return rc;
 	stick_warn_damage(path, &info);
@@ -239,7 +272,8 @@ int stick_open_vfs(const char *path, const secbuf *passphrase, int writable, vfs
 		return rc;
 	}
 	xts_volume *vol;
-	rc = xts_volume_new(fd, info.data_offset, info.data_size, info.sector_size, vk, &vol, err);
+	rc = xts_volume_new_cipher(fd, info.data_offset, info.data_size, info.sector_size,
+				   info.cipher, info.mode, info.iv_offset, vk, &vol, err);
 	secbuf_free(vk);
 	if (rc) {
 		close(fd);
@@ -295,8 +329,9 @@ int stick_open_vault(const char *path, vfs **out, hv_err *err)
 	}
 	/* check the header first: no passphrase asked for a non-stick */
 	luks_info info;
+	int kernel;
 	int rc = luks_read_info(path, &info, err);
-	if (rc)
+	if (rc || (rc = stick_choose_backend(path, &info, &kernel, err)))
 		return rc;
 	secbuf *pass = NULL;
 	if (fd >= 0)

@@ -1,6 +1,8 @@
-/* A vault stick as a whole: a device or image file holding one LUKS2
- * volume (aes-xts-plain64, 512-bit key, argon2id) with one ext4 filesystem
- * inside, read and written in userspace (no device-mapper, no mount).
+/* A vault stick as a whole: a device or image file holding one LUKS
+ * volume with one ext4 filesystem inside, read and written in userspace (no
+ * device-mapper, no mount). Prepared sticks are LUKS2 (aes-xts-plain64,
+ * 512-bit key, argon2id); sticks made by hand may be LUKS1 or LUKS2 in any
+ * format luks.h lists, or, through the kernel backend, any other.
  * Preparing one never touches a device that is mounted or in use, and one
  * that holds data or is not removable only after a typed confirmation. */
 #ifndef HV_STICK_STICK_H
@@ -48,7 +50,16 @@ int stick_prepare(const char *path, const stick_prepare_opts *o,
 		  stick_passphrase_fn get_passphrase, void *ctx, vfs **out,
 		  hv_err *err);
 
-/* Unlocks the stick and opens its ext4 as a vfs (userspace backend). */
+/* Which backend reads this volume: the userspace one when it has the
+ * format (luks_userspace_can), else the kernel one when device-mapper is
+ * there (*kernel = 1); otherwise HV_EUSAGE with a message naming the format
+ * and what to do (root on a machine with device-mapper, or cryptsetup open
+ * and mount by hand). */
+int stick_choose_backend(const char *path, const luks_info *info, int *kernel, hv_err *err);
+
+/* Unlocks the stick and opens its ext4 as a vfs: the userspace backend, or
+ * the kernel backend for a format only the kernel reads (a note on stderr
+ * says so), as stick_choose_backend decides. */
 int stick_open_vfs(const char *path, const secbuf *passphrase, int writable,
 		   vfs **out, hv_err *err);
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include "stick/sector_cipher.h"
 
 /* Large enough to keep the cipher busy between system calls. */
 #define XTS_CHUNK (1024 * 1024)
@@ -15,52 +15,57 @@ struct xts_volume {
 	uint64_t seg_off;
 	uint64_t seg_size;
 	unsigned ss;
-	EVP_CIPHER_CTX *enc;
-	EVP_CIPHER_CTX *dec;
+	sector_cipher *sc;
 	uint8_t *bounce; /* plaintext passes through here: wiped on free */
 };
+
+int xts_volume_new_cipher(int fd, uint64_t segment_offset, uint64_t segment_size,
+			  unsigned sector_size, const char *cipher, const char *mode,
+			  uint64_t iv_offset, const secbuf *key, xts_volume **out, hv_err *err)
+{
+	if (!key || !key->len)
+		return hv_fail(err, HV_EINTEGRITY, "no volume key for the encrypted segment");
+	sector_cipher *sc = NULL;
+	int rc = sector_cipher_new(cipher, mode, key->data, key->len, sector_size, iv_offset, &sc,
+				   err);
+	if (rc)
+		return rc;
+	xts_volume *v = calloc(1, sizeof(*v));
+	if (!v) {
+		sector_cipher_free(sc);
+		return hv_fail(err, HV_ENOMEM, "out of memory for the encryption layer");
+	}
+	v->sc = sc;
+	v->fd = fd;
+	v->seg_off = segment_offset;
+	v->seg_size = segment_size - segment_size % sector_size;
+	v->ss = sector_size;
+	v->bounce = aligned_alloc(4096, XTS_CHUNK);
+	if (!v->bounce) {
+		xts_volume_free(v);
+		return hv_fail(err, HV_ENOMEM, "out of memory for the encryption layer");
+	}
+	*out = v;
+	return HV_OK;
+}
 
 int xts_volume_new(int fd, uint64_t segment_offset, uint64_t segment_size,
 		   unsigned sector_size, const secbuf *key, xts_volume **out,
 		   hv_err *err)
 {
-	if (sector_size != 512 && sector_size != 4096)
-		return hv_fail(err, HV_EINTEGRITY,
-			       "encryption sector size %u is not 512 or 4096", sector_size);
 	if (!key || key->len != 64)
 		return hv_fail(err, HV_EINTEGRITY,
 			       "volume key is %zu bytes, aes-xts-plain64 with 512 bits needs 64",
 			       key ? key->len : 0);
-	xts_volume *v = calloc(1, sizeof(*v));
-	if (!v)
-		return hv_fail(err, HV_ENOMEM, "out of memory for the encryption layer");
-	v->fd = fd;
-	v->seg_off = segment_offset;
-	v->seg_size = segment_size - segment_size % sector_size;
-	v->ss = sector_size;
-	v->enc = EVP_CIPHER_CTX_new();
-	v->dec = EVP_CIPHER_CTX_new();
-	v->bounce = aligned_alloc(4096, XTS_CHUNK);
-	if (!v->enc || !v->dec || !v->bounce) {
-		xts_volume_free(v);
-		return hv_fail(err, HV_ENOMEM, "out of memory for the encryption layer");
-	}
-	if (EVP_CipherInit_ex(v->enc, EVP_aes_256_xts(), NULL, key->data, NULL, 1) != 1 ||
-	    EVP_CipherInit_ex(v->dec, EVP_aes_256_xts(), NULL, key->data, NULL, 0) != 1) {
-		xts_volume_free(v);
-		return hv_fail(err, HV_EINTEGRITY,
-			       "OpenSSL refused the volume key for AES-XTS (equal halves?)");
-	}
-	*out = v;
-	return HV_OK;
+	return xts_volume_new_cipher(fd, segment_offset, segment_size, sector_size, "aes",
+				     "xts-plain64", 0, key, out, err);
 }
 
 void xts_volume_free(xts_volume *v)
 {
 	if (!v)
 		return;
-	EVP_CIPHER_CTX_free(v->enc); /* cleans the key schedule */
-	EVP_CIPHER_CTX_free(v->dec);
+	sector_cipher_free(v->sc);
 	if (v->bounce) {
 		secure_wipe(v->bounce, XTS_CHUNK);
 		free(v->bounce);
@@ -74,19 +79,7 @@ int xts_volume_fd(const xts_volume *v) { return v->fd; }
 
 int xts_crypt_sector(xts_volume *v, uint64_t sector_index, uint8_t *data, int encrypt)
 {
-	/* plain64: counted in 512-byte units whatever the sector size, as
-	 * cryptsetup sets up LUKS2 (no iv_large_sectors). */
-	uint64_t n = sector_index * (v->ss / 512);
-	uint8_t iv[16] = { 0 };
-	for (int i = 0; i < 8; i++)
-		iv[i] = (uint8_t)(n >> (8 * i));
-	EVP_CIPHER_CTX *c = encrypt ? v->enc : v->dec;
-	int outl = 0;
-	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, iv, -1) != 1 ||
-	    EVP_CipherUpdate(c, data, &outl, data, (int)v->ss) != 1 ||
-	    outl != (int)v->ss)
-		return -1;
-	return 0;
+	return sector_cipher_crypt(v->sc, sector_index, data, encrypt);
 }
 
 static int raw_pread(xts_volume *v, uint64_t pos, uint8_t *p, size_t len, hv_err *err)
@@ -143,7 +136,7 @@ static int load_sectors(xts_volume *v, uint64_t sec, size_t nsec, uint8_t *dst, 
 		return rc;
 	for (size_t i = 0; i < nsec; i++)
 		if (xts_crypt_sector(v, sec + i, dst + i * v->ss, 0))
-			return hv_fail(err, HV_EINTERNAL, "AES-XTS decryption failed");
+			return hv_fail(err, HV_EINTERNAL, "sector decryption failed");
 	return HV_OK;
 }
 
@@ -206,7 +199,7 @@ static int write_span(xts_volume *v, uint64_t off, const uint8_t *src, uint64_t 
 			memset(v->bounce + in, 0, take);
 		for (size_t i = 0; i < nsec; i++)
 			if (xts_crypt_sector(v, sec + i, v->bounce + i * v->ss, 1))
-				return hv_fail(err, HV_EINTERNAL, "AES-XTS encryption failed");
+				return hv_fail(err, HV_EINTERNAL, "sector encryption failed");
 		rc = raw_pwrite(v, sec * v->ss, v->bounce, nsec * v->ss, err);
 		if (rc)
 			return rc;

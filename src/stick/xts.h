@@ -1,8 +1,8 @@
-/* The data segment of a LUKS2 volume as dm-crypt sees it: AES-XTS over
- * 512- or 4096-byte sectors with the plain64 IV (a little-endian sector
- * number in 512-byte units from the segment start, also for 4096-byte
- * sectors). Offsets here are bytes inside the segment; any alignment is
- * accepted (partial sectors are read, merged and re-encrypted). */
+/* The data segment of a LUKS volume as dm-crypt sees it: 512- or 4096-byte
+ * sectors, each encrypted by a sector_cipher (sector_cipher.h: aes-xts-plain64,
+ * aes-cbc-essiv:sha256, ...). Offsets here are bytes inside the segment; any
+ * alignment is accepted (partial sectors are read, merged and re-encrypted).
+ * The name stays from when XTS was the only mode. */
 #ifndef HV_STICK_XTS_H
 #define HV_STICK_XTS_H
 
@@ -14,11 +14,17 @@
 
 typedef struct xts_volume xts_volume;
 
-/* fd stays the caller's (it must outlive the volume). key: the 64-byte
- * volume key; it is copied into the cipher contexts only. */
+/* aes-xts-plain64 with a 512-bit key. fd stays the caller's (it must
+ * outlive the volume). key: the 64-byte volume key; it is copied into the
+ * cipher contexts only. */
 int xts_volume_new(int fd, uint64_t segment_offset, uint64_t segment_size,
 		   unsigned sector_size, const secbuf *key, xts_volume **out,
 		   hv_err *err);
+/* The same for any cipher/mode sector_cipher.h offers (key of its size,
+ * iv_offset in 512-byte units as the LUKS header gives it). */
+int xts_volume_new_cipher(int fd, uint64_t segment_offset, uint64_t segment_size,
+			  unsigned sector_size, const char *cipher, const char *mode,
+			  uint64_t iv_offset, const secbuf *key, xts_volume **out, hv_err *err);
 /* Frees the cipher contexts (OpenSSL wipes their key schedules) and the
  * bounce buffer. NULL is fine. */
 void xts_volume_free(xts_volume *v);
