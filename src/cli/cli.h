@@ -24,6 +24,8 @@ int cmd_verify(int argc, char **argv, hv_err *err);
 int cmd_record(int argc, char **argv, hv_err *err);
 /* part:restore */
 int cmd_restore(int argc, char **argv, hv_err *err);
+/* part:adopt */
+int cmd_adopt(int argc, char **argv, hv_err *err);
 /* part:drill */
 int cmd_drill(int argc, char **argv, hv_err *err);
 

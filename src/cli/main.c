@@ -28,6 +28,8 @@ static const struct command commands[] = {
 	{ "record", cmd_record, "export the public record for scheduled verifies" },
 	/* part:restore */
 	{ "restore", cmd_restore, "rebuild the card set from the vault (resumable)" },
+	/* part:adopt */
+	{ "adopt", cmd_adopt, "turn a classic sc-hsm-tool backup stick into a vault" },
 	/* part:drill */
 	{ "drill", cmd_drill, "rehearse the whole cycle on a stick image and simulated cards" },
 };
