@@ -456,13 +456,17 @@ static void print_status(const char *path, const luks_info *i, const struct vaul
 		json_init(&j, stdout);
 		json_obj_begin(&j, NULL);
 		json_str(&j, "stick", path);
-		json_str(&j, "format", "LUKS2");
+		json_str(&j, "format", i->version == 1 ? "LUKS1" : "LUKS2");
 		json_str(&j, "label", i->label);
 		json_str(&j, "uuid", i->uuid);
 		json_str(&j, "cipher", i->cipher);
 		json_str(&j, "mode", i->mode);
 		json_int(&j, "key_bits", i->key_bits);
 		json_int(&j, "sector_size", i->sector_size);
+		json_str(&j, "integrity", i->integrity[0] ? i->integrity : NULL);
+		char why_not[300];
+		int userspace = luks_userspace_can(i, why_not, sizeof(why_not));
+		json_str(&j, "backend", userspace ? "userspace" : "kernel");
 		json_int(&j, "data_offset", (long long)i->data_offset);
 		json_int(&j, "data_size", (long long)i->data_size);
 		json_str(&j, "header_damage", i->damage[0] ? i->damage : NULL);
@@ -498,9 +502,13 @@ static void print_status(const char *path, const luks_info *i, const struct vaul
 	char size[32];
 	device_format_size(i->data_size, size, sizeof(size));
 	printf("stick:        %s\n", path);
-	printf("LUKS2:        label %s, UUID %s\n", i->label[0] ? i->label : "(none)", i->uuid);
-	printf("cipher:       %s-%s, %d-bit key, %u-byte sectors\n", i->cipher, i->mode,
-	       i->key_bits, i->sector_size);
+	printf("LUKS%d:        label %s, UUID %s\n", i->version, i->label[0] ? i->label : "(none)",
+	       i->uuid);
+	printf("cipher:       %s-%s, %d-bit key, %u-byte sectors%s%s\n", i->cipher, i->mode,
+	       i->key_bits, i->sector_size, i->integrity[0] ? ", integrity " : "", i->integrity);
+	char why_not[300];
+	if (!luks_userspace_can(i, why_not, sizeof(why_not)))
+		printf("backend:      kernel only (%s)\n", why_not);
 	printf("data:         %s from byte %llu\n", size, (unsigned long long)i->data_offset);
 	for (int k = 0; k < i->nkeyslots; k++)
 		printf("keyslot %-2d    %s, %u iterations, %u KiB, %u threads\n", i->keyslots[k].slot,
