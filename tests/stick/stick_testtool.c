@@ -46,7 +46,8 @@ static int crypt_whole(const char *stick, const char *file, const secbuf *pass, 
 		return 6;
 	}
 	xts_volume *v;
-	rc = xts_volume_new(fd, info.data_offset, info.data_size, info.sector_size, vk, &v, e);
+	rc = xts_volume_new_cipher(fd, info.data_offset, info.data_size, info.sector_size,
+				   info.cipher, info.mode, info.iv_offset, vk, &v, e);
 	secbuf_free(vk);
 	if (rc)
 		return rc;
