@@ -105,7 +105,7 @@ usage_options() { # PATH: the options of PATH's usage lines
 for path in enroll reshare backup verify restore drill log show "record export" \
 	"card status" "policy check" "stick list" "stick prepare" "stick status" \
 	"stick open" "stick close" "stick passphrase add" "stick passphrase remove" \
-	"stick header-backup" "stick repair"; do
+	"stick header-backup" "stick repair" "stick copy" "stick compare" "stick sync"; do
 	offered=" $(_hsmvault_options "$path") "
 	n=0
 	for opt in $(usage_options "$path"); do
