@@ -1,7 +1,7 @@
 #!/bin/bash
 # A second stick (stick copy, compare, sync), on folder vaults and small
 # image sticks with the fast KDF. Cost: about 20 s (five fast-KDF stick
-# images of 40 MiB, a few dozen unlocks).
+# images of 40 MiB, a few dozen unlocks, two kernel mounts).
 # - copy: a folder vault (the sample) to a folder and to a stick, a stick to
 #   a second stick with its own LUKS2 header and passphrase; every file
 #   byte for byte; compare = same; a non-empty target needs prepare's
@@ -12,6 +12,8 @@
 # - diverged on purpose (each gets another new version): compare names the
 #   first differing version and file and shows both histories (exit 1);
 #   sync is refused both ways (exit 7) with nothing changed (images hashed).
+# - by hand: RECOVERY.md's comparison loop (section "A second stick") shows
+#   one sha256 for synced sticks and two for diverged ones.
 . "$(dirname "$0")/lib.sh"
 [ -x "${VAULT_APPEND:-}" ] || fail "VAULT_APPEND is not set (run through meson)"
 [ -d "${VAULT_SAMPLE:-}" ] || fail "VAULT_SAMPLE is not set (run through meson)"
@@ -24,6 +26,31 @@ append() {
 	local p=${4:-$PASS}
 	HSMVAULT_STICK_PASSPHRASE_FD=3 "$VAULT_APPEND" "$1" "$2" "$3" 3< <(printf '%s\n' "$p") \
 		|| fail "appending $2 to $1"
+}
+
+# by_hand A_IMG A_PASS B_IMG B_PASS: the comparison loop of RECOVERY.md's
+# section "A second stick", taken from A's own RECOVERY.md, run on the two
+# file systems mounted read-only by the kernel (decrypted copies on loop
+# devices: no dm-crypt here); prints its two "sha256  path" lines
+by_hand() {
+	local i=0 img p l
+	for img in "$1:$2" "$3:$4"; do
+		i=$((i + 1))
+		p=${img#*:} img=${img%%:*}
+		printf '%s\n' "$p" | "$STICK_TESTTOOL" decrypt "$img" "$WORK/hand$i" || fail "decrypting $img"
+		l=$(new_loop "$WORK/hand$i")
+		mkdir -p "$WORK/mnt/hsmvault$([ $i = 2 ] && echo 2)"
+		mount -o ro "$l" "$WORK/mnt/hsmvault$([ $i = 2 ] && echo 2)" || fail "mounting $img's file system"
+		MOUNTS="$MOUNTS $WORK/mnt/hsmvault$([ $i = 2 ] && echo 2)"
+	done
+	tt cat "$1" RECOVERY.md | awk '/^## A second stick/ { s = 1 } s && /^for d in/ { b = 1 } b { print } b && /^done/ { exit }' \
+		| sed "s#/mnt/#$WORK/mnt/#g" >"$WORK/hand.sh"
+	grep -q sha256sum "$WORK/hand.sh" || fail "RECOVERY.md has no comparison loop in 'A second stick'"
+	bash "$WORK/hand.sh" >"$WORK/hand.out" || fail "RECOVERY.md's comparison loop failed"
+	for m in $MOUNTS; do umount "$m"; done
+	MOUNTS=""
+	for l in $(cat "$WORK/loops"); do drop_loop "$l"; done
+	[ "$(wc -l <"$WORK/hand.out")" = 2 ] || { cat "$WORK/hand.out"; fail "the loop printed no two sums"; }
 }
 
 # ---- copy ----
@@ -87,6 +114,9 @@ expect_rc 0 "second sync" -- hv2 stick sync "$a" "$b" --passphrase-fd 3 --second
 grep -q "already hold the same vault" "$WORK/out" || { cat "$WORK/out"; fail "a second sync is not a no-op"; }
 printf '%s\n' "$PASS2" | "$STICK_TESTTOOL" decrypt "$b" "$WORK/plain" || fail "decrypting $b"
 e2fsck -fn "$WORK/plain" >/dev/null 2>&1 || fail "e2fsck on the synced copy"
+by_hand "$a" "$PASS" "$b" "$PASS2"
+[ "$(cut -d' ' -f1 "$WORK/hand.out" | sort -u | wc -l)" = 1 ] && grep -q "manifest/000004.yaml$" "$WORK/hand.out" \
+	|| { cat "$WORK/hand.out"; fail "by hand (RECOVERY.md): the synced sticks do not show one newest version"; }
 # a folder behind a stick: sync works across kinds
 expect_rc 0 "sync stick to folder" -- hv2 stick sync "$a" "$WORK/f2" --passphrase-fd 3
 cmp -s "$WORK/f2/manifest/000004.yaml" <(tt cat "$a" manifest/000004.yaml) || fail "folder sync: version 4 differs"
@@ -108,4 +138,7 @@ for dir in "$a $b 3 4" "$b $a 4 3"; do
 		|| { cat "$WORK/err"; fail "refused sync does not show both histories"; }
 done
 [ "$(sum "$a")" = "$sa" ] && [ "$(sum "$b")" = "$sb" ] || fail "a refused sync changed an image"
+by_hand "$a" "$PASS" "$b" "$PASS2"
+[ "$(cut -d' ' -f1 "$WORK/hand.out" | sort -u | wc -l)" = 2 ] && [ "$(grep -c "manifest/000005.yaml$" "$WORK/hand.out")" = 2 ] \
+	|| { cat "$WORK/hand.out"; fail "by hand (RECOVERY.md): diverged sticks do not show two different version 5"; }
 ok "diverged: compare names version 5 and shares/left.pbe, both histories; sync refused both ways, images unchanged"
