@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the test VM's initramfs (cpio newc, gzip) from binaries installed on
 # this machine: busybox-static, cryptsetup, dmsetup, the e2fsprogs tools,
-# hsmvault, every library ldd lists for them, the dm-crypt/ext4/virtio
-# modules of the unpacked Debian kernel, and tests/qemu/init.
+# hsmvault, pcscd with the vpcd driver, every library ldd lists for them,
+# the dm-crypt/ext4/virtio/serpent modules of the unpacked Debian kernel,
+# and tests/qemu/init.
 #
 # usage: mkinitramfs.sh KERNEL_TREE HSMVAULT_BINARY OUT.cpio.gz [EXTRA_BINARY...]
 # (extra binaries, e.g. test programs, land in /usr/bin under their names)
@@ -17,7 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 kver=$(ls "$tree/lib/modules")
 # The order matters: each module needs the ones before it (no modprobe).
 modules=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
-	 virtio_blk crc16 crc32c_generic mbcache jbd2 ext4 dm-mod dm-crypt ecb xts)
+	 virtio_blk crc16 crc32c_generic mbcache jbd2 ext4 dm-mod dm-crypt ecb xts
+	 serpent_generic authenc essiv af_alg algif_skcipher)
 tools=(/usr/sbin/cryptsetup /usr/sbin/dmsetup /usr/sbin/mke2fs /usr/sbin/e2fsck
        /usr/sbin/debugfs /usr/sbin/dumpe2fs)
 
@@ -28,6 +30,12 @@ case $(ldd "$busybox" 2>&1 || true) in (*"not a dynamic"*) ;; (*)
 	die "$busybox is not static: apt-get install busybox-static" ;; esac
 for t in "${tools[@]}"; do [ -x "$t" ] || die "$t missing (cryptsetup-bin, dmsetup, e2fsprogs)"; done
 [ -x "$hsmvault" ] || die "hsmvault binary $hsmvault missing: build it first"
+# The card stack for tests that run cards inside the VM (pcscd with the
+# vpcd driver; the simulator comes as an extra binary).
+pcscd=/usr/sbin/pcscd
+vpcd=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
+[ -x "$pcscd" ] || die "$pcscd missing: apt-get install pcscd"
+[ -f "$vpcd" ] || die "$vpcd missing: apt-get install vsmartcard-vpcd"
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/hsmvault-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
@@ -52,6 +60,13 @@ copy_with_libs() {
 	done
 }
 for t in "${tools[@]}"; do copy_with_libs "$t" "$t"; done
+copy_with_libs "$pcscd" "$pcscd"
+# glibc loads libgcc_s at run time when a thread exits (cryptsetup's default,
+# multi-threaded argon2id); ldd does not list it.
+libgcc_s=$(ldconfig -p | awk '/libgcc_s\.so\.1 .*x86-64/ { print $NF; exit }')
+[ -n "$libgcc_s" ] || die "libgcc_s.so.1 not found: apt-get install libgcc-s1"
+copy_with_libs "$libgcc_s" "$libgcc_s"
+copy_with_libs "$vpcd" "$vpcd"
 ln -s mke2fs "$root/usr/sbin/mkfs.ext4"
 copy_with_libs "$hsmvault" /usr/bin/hsmvault
 for x in "$@"; do copy_with_libs "$x" "/usr/bin/$(basename "$x")"; done

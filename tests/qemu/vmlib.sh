@@ -9,6 +9,9 @@
 #   HSMVAULT_QEMU_WORK  a folder for the cached initramfs (build tree)
 #   HSMVAULT_VM_EXTRA   optional: more binaries for the VM's /usr/bin
 #                       (':'-separated; test programs of this build)
+# A test may set before run_vm:
+#   vm_mem_mb           the VM's memory (default 512)
+#   vm_timeout_s        wall-time limit of one boot (default 400)
 
 set -euo pipefail
 
@@ -100,7 +103,8 @@ run_vm() {
 	local sname=vd${letters:$#:1}
 	start=$(date +%s.%N)
 	rc=0
-	timeout 400 qemu-system-x86_64 -machine q35 -accel tcg -smp 2 -m 512 \
+	local limit=${vm_timeout_s:-400}
+	timeout "$limit" qemu-system-x86_64 -machine q35 -accel tcg -smp 2 -m "${vm_mem_mb:-512}" \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=3 hvtest.script=$sname" \
@@ -108,7 +112,7 @@ run_vm() {
 	end=$(date +%s.%N)
 	note "VM ran $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s wall time (qemu status $rc)"
 	sed 's/^/  vm| /' "$log"
-	[ $rc = 124 ] && fail "the VM did not finish within 400 s"
+	[ $rc = 124 ] && fail "the VM did not finish within $limit s"
 	[ $rc = 0 ] || fail "qemu-system-x86_64 failed with status $rc (see the console above)"
 	grep -q '^HVTEST BOOTED' "$log" ||
 		fail "the VM did not boot: no 'HVTEST BOOTED' on its console (see above)"
