@@ -200,6 +200,9 @@ int flow_backup(const flow_ctx *fc, vfs *v, backup_result *res, hv_err *err)
 	if (rc != HV_OK)
 		return rc;
 	b.m = m;
+	/* a killed run may have left RECOVERY.md a version behind */
+	if ((rc = vault_settle_recovery(v, m, err)) != HV_OK)
+		goto out;
 	if (!m->dkek_kcv) {
 		rc = hv_fail(err, HV_EUSAGE, "this vault has no card set yet: run hsmvault enroll");
 		goto out;

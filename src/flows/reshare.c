@@ -73,6 +73,11 @@ int flow_reshare(const flow_ctx *fc, vfs *v, const reshare_opts *o, unsigned lon
 	secbuf *pw = NULL;
 	if ((rc = manifest_load_current(v, &m, err)) != HV_OK)
 		return rc;
+	/* a killed run may have left RECOVERY.md a version behind */
+	if ((rc = vault_settle_recovery(v, m, err)) != HV_OK) {
+		manifest_free(m);
+		return rc;
+	}
 	manifest_share *old = NULL;
 	for (size_t i = 0; i < m->share_n; i++)
 		if (m->shares[i].index == o->index)

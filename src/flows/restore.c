@@ -575,6 +575,9 @@ int flow_restore(const flow_ctx *fc, vfs *v, const policy *p, restore_result *re
 	if (rc != HV_OK)
 		return rc;
 	r.m = m;
+	/* a killed run may have left RECOVERY.md a version behind */
+	if ((rc = vault_settle_recovery(v, m, err)) != HV_OK)
+		goto out;
 	if (!m->dkek_kcv || m->share_n == 0) {
 		rc = hv_fail(err, HV_EUSAGE,
 			     "this vault holds no card set (no DKEK recorded): nothing to restore");

@@ -250,3 +250,24 @@ int vault_write_recovery(vfs *v, const manifest *m, hv_err *err)
 	free(text);
 	return rc;
 }
+
+int vault_settle_recovery(vfs *v, const manifest *m, hv_err *err)
+{
+	char *text;
+	int rc = vault_render_recovery(m, &text, err);
+	if (rc != HV_OK)
+		return rc;
+	size_t want = strlen(text);
+	uint8_t *have = NULL;
+	size_t have_len = 0;
+	hv_err rerr;
+	hv_err_clear(&rerr);
+	/* a missing or unreadable page (too large too) is written anew */
+	int same = vfs_read(v, VAULT_RECOVERY, want, &have, &have_len, &rerr) == HV_OK &&
+		   have_len == want && !memcmp(have, text, want);
+	free(have);
+	if (!same)
+		rc = vfs_write_atomic(v, VAULT_RECOVERY, text, want, err);
+	free(text);
+	return rc;
+}

@@ -55,6 +55,12 @@ int vault_render_recovery_from(const char *tmpl, const manifest *m, char **out,
 			       hv_err *err);
 /* Renders and writes RECOVERY.md; call after each manifest_append. */
 int vault_write_recovery(vfs *v, const manifest *m, hv_err *err);
+/* RECOVERY.md rewritten only when it differs from m's rendering (m: the
+ * current version): a run killed between a manifest version and its
+ * RECOVERY.md left the page one version behind; every flow that writes
+ * calls this first, so that a rerun catches up even when it has nothing
+ * new to write itself. */
+int vault_settle_recovery(vfs *v, const manifest *m, hv_err *err);
 
 /* The template text (generated from vault/RECOVERY.md.in at build time). */
 extern const char vault_recovery_template[];

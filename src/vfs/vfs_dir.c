@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,10 @@ struct dir_impl {
 	 * file (one openat per file instead of a walk from the root). */
 	char cached[VFS_PATH_MAX];
 	int cachedfd;            /* -1: none */
+	/* Folders already cleared of a killed writer's temporary files
+	 * (sweep_stale_temps): each is listed once per process. */
+	char **swept;
+	size_t n_swept, cap_swept;
 };
 
 static int rootfd_of(vfs *v)
@@ -293,6 +298,67 @@ nomem:
 	return hv_fail(err, HV_ENOMEM, "out of memory listing %s", dir ? dir : ".");
 }
 
+/* The pid in a temporary name ".NAME.PID.tmp" (util/fileio.c), or 0
+ * when name is not one. */
+static long temp_owner(const char *name)
+{
+	size_t n = strlen(name);
+	if (n < 8 || name[0] != '.' || strcmp(name + n - 4, ".tmp"))
+		return 0;
+	const char *end = name + n - 4, *p = end;
+	while (p > name + 1 && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	if (p == end || p[-1] != '.' || p - 1 == name + 1 || end - p > 9)
+		return 0;
+	return strtol(p, NULL, 10);
+}
+
+/* A process killed between creating its temporary file and the rename
+ * (kill -9, power cut) leaves ".NAME.PID.tmp" behind: never read as
+ * data, but it stays on the stick for good. The first write into a
+ * folder removes those whose writer no longer runs (a live pid may be
+ * another hsmvault writing now, and is left alone). */
+static int sweep_stale_temps(vfs *v, const char *path, int dfd, hv_err *err)
+{
+	struct dir_impl *d = v->impl;
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	for (size_t i = 0; i < d->n_swept; i++)
+		if (strlen(d->swept[i]) == n && !memcmp(d->swept[i], path, n))
+			return HV_OK;
+	if (d->n_swept == d->cap_swept) {
+		size_t nc = d->cap_swept ? d->cap_swept * 2 : 8;
+		char **ns = realloc(d->swept, nc * sizeof(*ns));
+		if (!ns)
+			return hv_fail(err, HV_ENOMEM, "out of memory writing %s", path);
+		d->swept = ns;
+		d->cap_swept = nc;
+	}
+	if (!(d->swept[d->n_swept] = strndup(path, n)))
+		return hv_fail(err, HV_ENOMEM, "out of memory writing %s", path);
+	d->n_swept++;
+	int lfd = dup(dfd);
+	DIR *dir = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (!dir) {
+		if (lfd >= 0)
+			close(lfd);
+		return hv_fail(err, HV_EIO, "cannot list the folder of %s (%s): %s", path,
+			       v->where, strerror(errno));
+	}
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		long pid = temp_owner(de->d_name);
+		if (pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		/* durable with the folder's fsync after the write that follows */
+		unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(dir);
+	return HV_OK;
+}
+
 static int dir_write_atomic(vfs *v, const char *path, const void *data, size_t len,
 			    hv_err *err)
 {
@@ -306,7 +372,9 @@ static int dir_write_atomic(vfs *v, const char *path, const void *data, size_t l
 	if (dfd < 0)
 		return hv_fail(err, HV_EUSAGE,
 			       "cannot write %s: its folder does not exist (%s)", path, v->where);
-	rc = file_write_atomic_at(dfd, base, data, len, err);
+	rc = sweep_stale_temps(v, path, dfd, err);
+	if (rc == HV_OK)
+		rc = file_write_atomic_at(dfd, base, data, len, err);
 	close(dfd);
 	if (rc != HV_OK)
 		hv_err_prefix(err, "%s (%s)", path, v->where);
@@ -370,6 +438,7 @@ static void dir_close(vfs *v)
 			close(d->rootfd);
 		if (d->cachedfd >= 0)
 			close(d->cachedfd);
+		vfs_names_free(d->swept, d->n_swept);
 		free(d);
 	}
 	free(v);
