@@ -239,10 +239,11 @@ int stick_choose_backend(const char *path, const luks_info *info, int *kernel, h
 	/* nothing here can read it: say what it is and where it can be read,
 	 * never anything that would rewrite it */
 	return hv_fail(err, HV_EUSAGE,
-		       "%s is %s; the kernel backend would read it, but needs root and "
-		       "device-mapper (dm-crypt), which this machine lacks: use hsmvault as root "
-		       "on a machine with device-mapper (it picks the kernel backend itself), or "
-		       "open the stick by hand with 'cryptsetup open' and mount", path, why);
+		       "%s is %s; only the kernel backend reads that, and it cannot run here (%s): "
+		       "run hsmvault as root on a machine with device-mapper (it then uses the "
+		       "kernel backend by itself), or open the stick by hand with 'cryptsetup "
+		       "open' and mount", path, why,
+		       geteuid() != 0 ? "not root" : "no device-mapper");
 }
 
 int stick_open_vfs(const char *path, const secbuf *passphrase, int writable, vfs **out,
