@@ -65,9 +65,11 @@ ninja -C build-asan || exit 1
 # code paths as smartcard-hsm with another ATR and serial form) runs in the
 # normal build only: under the sanitizers it would add minutes, not coverage.
 # smartcard-hsm and pico-hsm flows run in both builds.
+# campaign (pull/kill at every APDU and write): minutes of the same flows
+# repeated; the normal build's run is the measurement, ASan would double it.
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \
-  run_suite build-asan --no-suite qemu --no-suite bench --no-suite flows-extra-profile
+  run_suite build-asan --no-suite qemu --no-suite bench --no-suite flows-extra-profile --no-suite campaign
 
 # Every build type compiles warning-free (debugoptimized is build/ above).
 for type in release plain debug-sanitize; do

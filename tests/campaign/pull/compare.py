@@ -19,7 +19,7 @@ What is compared, and what is left aside on purpose:
           records, as the DKEK is new).
   vault - the newest manifest's whole content except its own hash, its
           predecessor's hash, the version number (an interrupted run may
-          have recorded one more), the times and each wrap file's hash
+          have recorded one more), every time stamp (time, last_verified) and each wrap file's hash
           (the card's key blob starts with random bytes: each export
           differs; instead every file the manifest names must be in VAULT
           with the hash it records); under enroll the KCV and
@@ -98,11 +98,21 @@ def newest(show):
 
 def normalize(m, kcv):
     m = json.loads(json.dumps(m))
-    for f in ("sha256", "previous", "time", "version"):
+    for f in ("sha256", "previous", "version"):
         m.pop(f, None)
     for k in m.get("keys", []):
-        k.pop("time", None)
         k.pop("sha256", None)
+
+    def drop_times(x):
+        if isinstance(x, dict):
+            for f in ("time", "last_verified"):
+                x.pop(f, None)
+            for v in x.values():
+                drop_times(v)
+        elif isinstance(x, list):
+            for v in x:
+                drop_times(v)
+    drop_times(m)
     for c in m.get("cards", []):
         if profile == "pico-hsm":
             c.pop("devcert", None)
