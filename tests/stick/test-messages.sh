@@ -71,9 +71,8 @@ while IFS='|' read -r name want msg cmd; do
 	[ "$(sum "$p")" = "$before" ] || fail "$what: changed $p"
 	ok "$what -> $rc: $(head -c 160 "$WORK/err")"
 done <<'TABLE'
-luks1.img      | 2 | is a LUKS1 volume: hsmvault reads LUKS2 (convert it with 'cryptsetup convert | stick status @
-luks1.img      | 2 | is a LUKS1 volume                                   | P: log --vault @
-luks1.img      | 2 | is a LUKS1 volume                                   | stick header-backup @ @.hdr
+# LUKS1 is read (formats the userspace backend lacks: tests/stick/test-formats.sh)
+luks1.img      | 5 | no ext4 filesystem inside                           | P: log --vault @
 both.img       | 5 | both LUKS2 header copies of                         | stick status @
 both.img       | 5 | restore a header backup                             | P: show --vault @
 both.img       | 5 | both LUKS2 header copies of                         | stick repair @
