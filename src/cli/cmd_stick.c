@@ -353,6 +353,8 @@ static int run_second(const char *sub, const struct opts *o, hv_err *err)
 				       .new_pass_fd = o->new_pass_fd, .json = o->json };
 	if (!strcmp(sub, "compare"))
 		return stick_second_compare(&a, err);
+	if (o->json)
+		return hv_fail(err, HV_EUSAGE, "--json is for 'stick compare': drop it");
 	if (!strcmp(sub, "sync"))
 		return stick_second_sync(&a, err);
 	if (strcmp(o->backend, "userspace"))
