@@ -1,6 +1,8 @@
 /* hsmvault record export: the public record for scheduled verifies. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/vault_args.h"
@@ -15,6 +17,32 @@ static void usage(FILE *f)
 		"(0600, atomically): KCV, cards, every key's id, label, algorithm, public\n"
 		"key and blob hash. It holds no secret. 'hsmvault verify --record FILE'\n"
 		"then checks the cards without the stick or its passphrase.\n");
+}
+
+/* --out names a file to create or replace: said before the vault is
+ * opened (a stick asks its passphrase), and in the operator's words rather
+ * than as the temporary file's failure. */
+static int check_out(const char *out, hv_err *err)
+{
+	struct stat st;
+	if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+		return hv_fail(err, HV_EUSAGE, "--out %s is a folder: name the record file to write "
+			       "in it, e.g. %s/record", out, out);
+	const char *slash = strrchr(out, '/');
+	if (!slash)
+		return HV_OK;
+	char dir[4096];
+	if (snprintf(dir, sizeof(dir), "%.*s", slash == out ? 1 : (int)(slash - out), out) >=
+	    (int)sizeof(dir))
+		return hv_fail(err, HV_EUSAGE, "--out %s: the path is too long: name a shorter one",
+			       out);
+	if (stat(dir, &st) != 0)
+		return hv_fail(err, HV_EUSAGE, "--out %s: the folder %s %s: create it or name "
+			       "another", out, dir, errno == ENOENT ? "does not exist" : strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return hv_fail(err, HV_EUSAGE, "--out %s: %s is not a folder: name another path",
+			       out, dir);
+	return HV_OK;
 }
 
 static int own(int opt, const char *arg, void *ctx, hv_err *err)
@@ -56,6 +84,8 @@ int cmd_record(int argc, char **argv, hv_err *err)
 	}
 	if (!out)
 		return hv_fail(err, HV_EUSAGE, "where to? give --out FILE");
+	if ((rc = check_out(out, err)) != HV_OK)
+		return rc;
 	vfs *v;
 	if ((rc = vault_args_open(&a, &v, err)) != HV_OK)
 		return rc;

@@ -81,7 +81,9 @@ int flow_args_parse(int argc, char **argv, const char *cmd, const struct option 
 	optind = 1;
 	opterr = 0;
 	int o, rc;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* ':' first: a missing value comes back as ':', told apart from an
+	 * unknown option */
+	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (o) {
 		case FLOW_OPT_VAULT: fa->vault = optarg; break;
 		case FLOW_OPT_PASSPHRASE_FD:
@@ -122,6 +124,9 @@ int flow_args_parse(int argc, char **argv, const char *cmd, const struct option 
 			fa->trust_dirs[fa->n_trust_dirs++] = optarg;
 			break;
 		case FLOW_OPT_HELP: fa->help = 1; return HV_OK;
+		case ':':
+			return hv_fail(err, HV_EUSAGE, "%s needs a value: see 'hsmvault %s --help'",
+				       argv[optind - 1], cmd);
 		default:
 			/* '?' = unknown option or missing argument. */
 			if (o == '?' || !own)

@@ -50,7 +50,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hsmvault: warning: could not disable core dumps\n");
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(argc < 2 ? stderr : stdout);
+		/* without a command: the list, and one line on stderr saying why
+		 * the exit status is 2 (scripts read stderr's first line) */
+		usage(stdout);
+		if (argc < 2)
+			fprintf(stderr, "hsmvault: no command given: choose one of the list above "
+				"('hsmvault COMMAND --help' describes it)\n");
 		return argc < 2 ? HV_EUSAGE : HV_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {

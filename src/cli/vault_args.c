@@ -15,7 +15,9 @@ int vault_args_parse(int argc, char **argv, const char *cmd, const struct option
 	optind = 1;
 	opterr = 0;
 	int o, rc;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* ':' first: a missing value comes back as ':', told apart from an
+	 * unknown option */
+	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (o) {
 		case 'v': a->spec = optarg; break;
 		case 'j': a->json = 1; break;
@@ -29,6 +31,9 @@ int vault_args_parse(int argc, char **argv, const char *cmd, const struct option
 			break;
 		}
 		case 'h': a->help = 1; return HV_OK;
+		case ':':
+			return hv_fail(err, HV_EUSAGE, "%s needs a value: see 'hsmvault %s --help'",
+				       argv[optind - 1], cmd);
 		default:
 			/* getopt_long gives '?' for an unknown option or a missing argument. */
 			if (o == '?' || !own)

@@ -164,6 +164,14 @@ int record_load(const char *path, manifest **out, unsigned *max_age_days,
 		read_last_verified((const char *)data, len, last);
 	rc = manifest_parse(data, len, path, out, err);
 	free(data);
+	if (rc != HV_OK && rc != HV_ENOMEM && err) {
+		/* a record is the operator's input, not the vault: a damaged
+		 * one is a bad input file (exit 2), made again from the vault */
+		char why[HV_ERR_MSG_MAX];
+		memcpy(why, err->msg, sizeof(why));
+		return hv_fail(err, HV_EUSAGE, "%s: the record is damaged or cut off: export it "
+			       "again with 'hsmvault record export'", why);
+	}
 	if (rc == HV_OK && v1) {
 		/* format 1: the last entry of the manifest's verifications */
 		for (size_t i = 0; i < (*out)->verification_n; i++)

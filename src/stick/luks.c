@@ -591,6 +591,16 @@ int luks_header_backup(const char *path, const char *file, hv_err *err)
 	if (lstat(file, &st) == 0)
 		return hv_fail(err, HV_EUSAGE, "cannot back up the LUKS2 header of %s to %s: the "
 			       "file exists; choose a new name", path, file);
+	/* said here in the operator's words: libcryptsetup only logs its own line */
+	const char *slash = strrchr(file, '/');
+	if (slash && slash != file) {
+		char dir[4096];
+		if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file) < (int)sizeof(dir) &&
+		    (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+			return hv_fail(err, HV_EUSAGE, "cannot back up the LUKS2 header of %s to %s: "
+				       "the folder %s does not exist: create it or choose another path",
+				       path, file, dir);
+	}
 	int rc = open_cd(path, &h, USE_READ, err);
 	if (rc)
 		return rc;

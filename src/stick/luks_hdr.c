@@ -195,8 +195,11 @@ int luks_hdr_inspect(const char *path, luks_hdr_state *s, hv_err *err)
 		if (errno == ENOENT)
 			return hv_fail(err, HV_EUSAGE, "%s does not exist: name the stick's device "
 				       "(/dev/sdX, see 'hsmvault stick list') or its image file", path);
-		return hv_fail(err, errno == EACCES ? HV_EUSAGE : HV_EIO, "cannot open %s: %s", path,
-			       strerror(errno));
+		/* a path that cannot name a file is the operator's to correct */
+		int named = errno == EACCES || errno == ENAMETOOLONG || errno == ENOTDIR ||
+			    errno == ELOOP;
+		return hv_fail(err, named ? HV_EUSAGE : HV_EIO, "cannot open %s: %s%s", path,
+			       strerror(errno), named ? ": check the path" : "");
 	}
 	int rc = device_size(fd, path, &s->device_size, err);
 	if (rc) {

@@ -106,7 +106,17 @@ int secret_from_fd(int fd, size_t max, secbuf **out, hv_err *err)
 	int rc = fd_readable(fd, what, err);
 	if (rc != HV_OK)
 		return rc;
-	return read_line(fd, max, out, what, NULL, err);
+	if ((rc = read_line(fd, max, out, what, NULL, err)) != HV_OK)
+		return rc;
+	/* no terminal can type a NUL: it is a wrong file, not a passphrase
+	 * worth a slow KDF try */
+	if (memchr((*out)->data, 0, (*out)->len)) {
+		secbuf_free(*out);
+		*out = NULL;
+		return hv_fail(err, HV_EUSAGE, "the secret on %s holds a NUL byte: give it as "
+			       "text, one secret per line", what);
+	}
+	return HV_OK;
 }
 
 int new_secret_from_fd(int fd, const char *what, size_t min_len, size_t max, secbuf **out,

@@ -28,7 +28,9 @@ int vault_open(const char *spec, int create, vfs **out, hv_err *err)
 	if (stat(spec, &st) != 0) {
 		if (errno == ENOENT && create)
 			return vfs_dir_open(spec, 1, out, err);
-		return hv_fail(err, HV_EUSAGE, "no vault at %s: %s", spec, strerror(errno));
+		return hv_fail(err, HV_EUSAGE, "no vault at %s: %s: check the path (a vault folder, "
+			       "an image file or the stick's device)", spec,
+			       errno == ENOENT ? "it does not exist" : strerror(errno));
 	}
 	/* A folder reached through a link is refused by vfs_dir_open itself;
 	 * links to devices are normal (/dev/disk/by-id) and go to the stick. */

@@ -193,7 +193,7 @@ static void bad_command_lines(void **state)
 	expect_usage("which vault", "--json", NULL);
 	expect_usage("unexpected argument extra", "--vault", "v", "extra", NULL);
 	expect_usage("unknown or incomplete option --nope", "--vault", "v", "--nope", NULL);
-	expect_usage("unknown or incomplete option", "--vault", NULL);
+	expect_usage("--vault needs a value", "--vault", NULL);
 	/* a command's own option without an own() handler */
 	expect_usage("unknown or incomplete option", "--vault", "v", "--policy", "p", NULL);
 	expect_usage("--wipe needs", "--vault", "v", "--wipe", "", NULL);
