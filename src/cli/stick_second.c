@@ -86,7 +86,8 @@ static int open_both(const struct stick_second_args *a, int b_writable, struct s
 	if (rc == HV_OK && (rc = vault_check(s->va, err)) == HV_OK &&
 	    (rc = vault_check(s->vb, err)) == HV_OK &&
 	    (rc = vault_chain_load(s->va, &s->ca, err)) == HV_OK)
-		rc = vault_chain_load(s->vb, &s->cb, err);
+		rc = b_writable ? vault_chain_load_links(s->vb, &s->cb, err)
+				: vault_chain_load(s->vb, &s->cb, err);
 	return rc;
 }
 
@@ -239,7 +240,8 @@ int stick_second_sync(const struct stick_second_args *a, hv_err *err)
 	if (rc == HV_OK) {
 		if (cmp.relation == VAULT_SAME)
 			printf("%s and %s already hold the same vault (version %zu): no version "
-			       "to copy", a->a, a->b, s.ca.n);
+			       "to copy, %zu file%s mended", a->a, a->b, s.ca.n, res.files_copied,
+			       res.files_copied == 1 ? "" : "s");
 		else
 			printf("%s was at version %lu and is now at version %zu like %s: copied %lu "
 			       "version%s and %zu file%s", a->b, before, s.ca.n, a->a,

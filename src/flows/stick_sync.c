@@ -168,13 +168,14 @@ int stick_sync_vault(vfs *from, vfs *to, const vault_chain *cf, const vault_chai
 		return hv_fail(err, HV_ESAFETY, "%s is %lu version%s behind %s: a sync never goes "
 			       "backwards; swap FROM and TO; nothing was written", from->where,
 			       cmp.ahead, cmp.ahead == 1 ? "" : "s", to->where);
-	int rc = HV_OK;
-	if (cmp.relation == VAULT_A_AHEAD) {
-		/* the newest version's files: older versions name older bytes
-		 * that from no longer holds either */
-		rc = bring_named_files(from, to, cf->current, res, err);
-		if (rc == HV_OK)
-			rc = vfs_sync(to, err);
+	/* the newest version's files first: older versions name older bytes
+	 * that from no longer holds either. With the same chain, this mends
+	 * a copy whose files an interrupted sync replaced before the version
+	 * naming them was written. */
+	int rc = bring_named_files(from, to, cf->current, res, err);
+	if (rc == HV_OK)
+		rc = vfs_sync(to, err);
+	if (rc == HV_OK && cmp.relation == VAULT_A_AHEAD) {
 		for (size_t v = ct->n + 1; v <= cf->n && rc == HV_OK; v++) {
 			char path[32];
 			manifest_version_path(v, path, sizeof(path));

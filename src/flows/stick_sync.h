@@ -37,7 +37,9 @@ typedef struct stick_sync_result {
  * files the newest version names that to lacks or holds with other bytes
  * are written first, then each missing manifest version in order, then
  * RECOVERY.md; journal entries from lacks are copied after them when to's
- * journal is a prefix of from's. */
+ * journal is a prefix of from's. With the same chain, only files are
+ * mended (an interrupted sync may have replaced some before the version
+ * naming them) and journal entries copied. */
 int stick_sync_vault(vfs *from, vfs *to, const vault_chain *cf, const vault_chain *ct,
 		     stick_sync_result *res, hv_err *err);
 

@@ -25,7 +25,7 @@ static int keep_head(const manifest_head *h, void *ctx)
 	return HV_OK;
 }
 
-int vault_chain_load(vfs *v, vault_chain *c, hv_err *err)
+static int load(vfs *v, int check_files, vault_chain *c, hv_err *err)
 {
 	memset(c, 0, sizeof(*c));
 	char hash[65];
@@ -38,11 +38,21 @@ int vault_chain_load(vfs *v, vault_chain *c, hv_err *err)
 	if (rc == HV_OK && c->n == 0)
 		rc = hv_fail(err, HV_EINTEGRITY, "%s has no manifest version: it is not a complete "
 			     "vault", v->where);
-	if (rc == HV_OK)
+	if (rc == HV_OK && check_files)
 		rc = manifest_check_files(v, c->current, err);
 	if (rc != HV_OK)
 		vault_chain_free(c);
 	return rc;
+}
+
+int vault_chain_load(vfs *v, vault_chain *c, hv_err *err)
+{
+	return load(v, 1, c, err);
+}
+
+int vault_chain_load_links(vfs *v, vault_chain *c, hv_err *err)
+{
+	return load(v, 0, c, err);
 }
 
 void vault_chain_free(vault_chain *c)

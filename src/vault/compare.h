@@ -26,6 +26,10 @@ typedef struct vault_chain {
  * current version names (manifest_check_files): a copy with a broken
  * chain or a damaged file is never compared or copied from. */
 int vault_chain_load(vfs *v, vault_chain *c, hv_err *err);
+/* The chain alone, links checked, files not: for the copy a sync is about
+ * to bring up to date, whose files an interrupted sync may have replaced
+ * already (the sync writes FROM's checked bytes over them). */
+int vault_chain_load_links(vfs *v, vault_chain *c, hv_err *err);
 void vault_chain_free(vault_chain *c);
 
 enum vault_relation {

@@ -14,6 +14,8 @@
 #   sync is refused both ways (exit 7) with nothing changed (images hashed).
 # - by hand: RECOVERY.md's comparison loop (section "A second stick") shows
 #   one sha256 for synced sticks and two for diverged ones.
+# - a sync interrupted after writing files but before the version naming
+#   them: compare exits 5 naming the file, a second sync completes it.
 . "$(dirname "$0")/lib.sh"
 [ -x "${VAULT_APPEND:-}" ] || fail "VAULT_APPEND is not set (run through meson)"
 [ -d "${VAULT_SAMPLE:-}" ] || fail "VAULT_SAMPLE is not set (run through meson)"
@@ -142,3 +144,16 @@ by_hand "$a" "$PASS" "$b" "$PASS2"
 [ "$(cut -d' ' -f1 "$WORK/hand.out" | sort -u | wc -l)" = 2 ] && [ "$(grep -c "manifest/000005.yaml$" "$WORK/hand.out")" = 2 ] \
 	|| { cat "$WORK/hand.out"; fail "by hand (RECOVERY.md): diverged sticks do not show two different version 5"; }
 ok "diverged: compare names version 5 and shares/left.pbe, both histories; sync refused both ways, images unchanged"
+
+# ---- a sync interrupted after its file step: the copy's policy.yaml is
+# already the new one, the version naming it is not written yet ----
+cp -r "$VAULT_SAMPLE" "$WORK/g1"
+cp -r "$VAULT_SAMPLE" "$WORK/g2"
+append "$WORK/g1" policy 1800000300
+cp "$WORK/g1/policy.yaml" "$WORK/g2/policy.yaml"
+expect_rc 5 "compare with a half-synced copy" -- hv stick compare "$WORK/g1" "$WORK/g2"
+grep -q "policy.yaml" "$WORK/err" || { cat "$WORK/err"; fail "compare does not name the replaced file"; }
+expect_rc 0 "sync again after the interruption" -- hv stick sync "$WORK/g1" "$WORK/g2"
+expect_rc 0 "compare after the second sync" -- hv stick compare "$WORK/g1" "$WORK/g2"
+diff -r "$WORK/g1" "$WORK/g2" >/dev/null || fail "the resumed sync left the folders different"
+ok "a sync interrupted after its file step: the copy fails compare (exit 5, names policy.yaml); sync again completes it"

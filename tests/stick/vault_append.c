@@ -4,7 +4,9 @@
  * share file shares/NAME.pbe (content derived from NAME), then the version
  * naming it, change "test: NAME", then RECOVERY.md. Two copies given
  * different names diverge; given the same names at the same times they
- * stay the same. Usage: vault_append VAULT NAME [UNIX_TIME] */
+ * stay the same. NAME "policy" instead rewrites policy.yaml (a comment
+ * line added) and names its new hash. Usage: vault_append VAULT NAME
+ * [UNIX_TIME] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +30,32 @@ int main(int argc, char **argv)
 	snprintf(change, sizeof(change), "test: %.200s", argv[2]);
 	manifest_sha256_hex(content, (size_t)len, sha);
 	time_t when = argc == 4 ? (time_t)strtoll(argv[3], NULL, 10) : time(NULL);
+	int policy = !strcmp(argv[2], "policy");
 	int rc = vault_open_existing(argv[1], &v, &e);
-	if (!rc)
+	if (!rc && !policy)
 		rc = vfs_write_atomic(v, path, content, (size_t)len, &e);
 	if (!rc)
 		rc = manifest_load_current(v, &cur, &e);
 	if (!rc)
 		rc = manifest_clone(cur, &next, &e);
-	if (!rc) {
+	if (!rc && policy) {
+		uint8_t *old = NULL, *text = NULL;
+		size_t olen = 0;
+		rc = vfs_read(v, VAULT_POLICY, 1 << 20, &old, &olen, &e);
+		if (!rc && !(text = malloc(olen + 64)))
+			rc = hv_fail(&e, HV_ENOMEM, "out of memory");
+		if (!rc) {
+			memcpy(text, old, olen);
+			int add = snprintf((char *)text + olen, 64, "# changed at %lld\n",
+					   (long long)when);
+			manifest_sha256_hex(text, olen + (size_t)add, sha);
+			rc = vfs_write_atomic(v, VAULT_POLICY, text, olen + (size_t)add, &e);
+		}
+		if (!rc && manifest_set(&next->policy_sha256, sha))
+			rc = hv_fail(&e, HV_ENOMEM, "out of memory");
+		free(old);
+		free(text);
+	} else if (!rc) {
 		char *holder = "tester";
 		manifest_share s = { .index = (unsigned)next->share_n + 1, .file = path,
 				     .sha256 = sha, .scheme = "password", .threshold = 1,
