@@ -49,6 +49,9 @@ struct adopt_run {
 	char check[POLICY_MAX_SHARES][DKEK_SHARE_CHECK_HEX_LEN + 1];
 	secbuf *plain;
 	char kcv[17];
+	/* The empty vault 'stick prepare' made (files were copied onto it by
+	 * hand afterwards), or NULL: adopt's version follows its versions. */
+	manifest *base;
 };
 
 static void free_run(struct adopt_run *r)
@@ -58,6 +61,13 @@ static void free_run(struct adopt_run *r)
 	free(r->keys);
 	adopt_scan_free(&r->scan);
 	secbuf_free(r->plain);
+	manifest_free(r->base);
+}
+
+/* A vault as 'stick prepare' leaves it: versions, but nothing recorded. */
+static int empty_vault(const manifest *m)
+{
+	return !m->policy_name && !m->dkek_kcv && !m->share_n && !m->key_n && !m->card_n;
 }
 
 static int policy_matches(const adopt_opts *o, const manifest *m)
@@ -79,8 +89,9 @@ static int write_marker(vfs *v, hv_err *err)
  * nothing left to do (adopted before, or an interrupted run completed);
  * HV_ESAFETY for a vault or manifest that is not this adoption. */
 static int check_state(const flow_ctx *fc, vfs *v, const adopt_opts *o, adopt_result *res,
-		       hv_err *err)
+		       manifest **base, hv_err *err)
 {
+	*base = NULL;
 	int marker = vfs_exists(v, VAULT_MARKER, err);
 	if (marker < 0)
 		return err->code ? err->code : HV_EIO;
@@ -106,6 +117,10 @@ static int check_state(const flow_ctx *fc, vfs *v, const adopt_opts *o, adopt_re
 		return hv_fail(err, HV_ESAFETY, "%s: '" MANIFEST_DIR "' holds files that are not a "
 			       "valid hsmvault manifest (%.200s): move them away; nothing was written",
 			       v->where, err->msg);
+	}
+	if (empty_vault(m)) {
+		*base = m;
+		return HV_OK;
 	}
 	if (!policy_matches(o, m)) {
 		rc = hv_fail(err, HV_ESAFETY, "%s already holds %s (manifest version %lu: %.80s): "
@@ -254,7 +269,7 @@ static int path_free_or_same(struct adopt_run *r, const char *path, const uint8_
 static int check_layout(struct adopt_run *r, int with_shares, hv_err *err)
 {
 	int rc = path_free_or_same(r, VAULT_POLICY, r->o->policy_text, r->o->policy_len, err);
-	if (rc == HV_OK)
+	if (rc == HV_OK && !r->base)
 		rc = path_free_or_same(r, VAULT_RECOVERY, NULL, 0, err);
 	for (size_t i = 0; rc == HV_OK && i < r->o->p->n_shares; i++) {
 		char path[POLICY_FILE_MAX + 16];
@@ -307,7 +322,9 @@ static void list_plan(struct adopt_run *r)
 		else
 			flow_say(fc, "  %s  a copy of %s", k->path, k->f->path);
 	}
-	flow_say(fc, "  " MANIFEST_DIR "/000001.yaml, " VAULT_RECOVERY ", " VAULT_MARKER);
+	char ver[32];
+	manifest_version_path(r->base ? r->base->version + 1 : 1, ver, sizeof(ver));
+	flow_say(fc, "  %s, " VAULT_RECOVERY "%s", ver, r->base ? " (replaced)" : ", " VAULT_MARKER);
 }
 
 static void alg_text(EVP_PKEY *k, char *out, size_t n)
@@ -410,9 +427,13 @@ static int write_vault(struct adopt_run *r, adopt_result *res, hv_err *err)
 	const char *dirs[] = { MANIFEST_DIR, VAULT_SHARES_DIR, VAULT_KEYS_DIR };
 	for (size_t i = 0; rc == HV_OK && i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		rc = vfs_mkdir(v, dirs[i], err);
-	manifest *m = manifest_new();
-	if (!m)
+	manifest *m = NULL;
+	if (r->base) {
+		if ((rc = manifest_clone(r->base, &m, err)) != HV_OK)
+			return rc;
+	} else if (!(m = manifest_new())) {
 		return hv_fail(err, HV_ENOMEM, "out of memory");
+	}
 	char psha[65], now[32];
 	manifest_sha256_hex(r->o->policy_text, r->o->policy_len, psha);
 	flow_time_now(now, sizeof(now));
@@ -469,8 +490,9 @@ static int write_vault(struct adopt_run *r, adopt_result *res, hv_err *err)
 		rc = flow_append_version(v, m, change, &res->version, err);
 	}
 	manifest_free(m);
+	/* A vault skeleton has its marker already; a bare stick gets it last. */
 	if (rc == HV_OK)
-		rc = write_marker(v, err);
+		rc = r->base ? vfs_sync(v, err) : write_marker(v, err);
 	if (rc != HV_OK && res->version)
 		hv_err_prefix(err, "manifest version %lu is written but the vault is not finished: "
 			      "run adopt again to finish it", res->version);
@@ -486,11 +508,11 @@ int flow_adopt(const flow_ctx *fc, vfs *v, const adopt_opts *o, adopt_result *re
 			       "(pin.so_pin: vault), but a classic stick does not hold it: adopt "
 			       "with pin.so_pin: holders");
 	flow_catch_interrupt();
-	int rc = check_state(fc, v, o, res, err);
-	if (rc != HV_OK || res->already || res->completed)
-		return rc;
 	struct adopt_run r;
 	memset(&r, 0, sizeof(r));
+	int rc = check_state(fc, v, o, res, &r.base, err);
+	if (rc != HV_OK || res->already || res->completed)
+		return rc;
 	r.fc = fc;
 	r.v = v;
 	r.o = o;
