@@ -121,7 +121,8 @@ int vault_format(vfs *v, hv_err *err)
 		format = 1;
 	if (!format) {
 		hv_fail(err, HV_EUSAGE, "%s: the " VAULT_MARKER " marker says \"%.*s\"; this "
-			"hsmvault reads " VAULT_FORMAT_1 " and " VAULT_FORMAT " vaults", v->where,
+			"hsmvault reads " VAULT_FORMAT_1 " and " VAULT_FORMAT " vaults: open it with "
+			"the (newer) hsmvault that wrote it; nothing was changed", v->where,
 			(int)(line > 60 ? 60 : line), (const char *)data);
 		/* a line of binary junk is reported, not printed */
 		for (size_t i = 0; i < line && i < 60; i++)
