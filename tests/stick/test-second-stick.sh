@@ -16,6 +16,7 @@
 #   one sha256 for synced sticks and two for diverged ones.
 # - a sync interrupted after writing files but before the version naming
 #   them: compare exits 5 naming the file, a second sync completes it.
+# - journal: newer entries are copied; a journal that differs is left alone.
 . "$(dirname "$0")/lib.sh"
 [ -x "${VAULT_APPEND:-}" ] || fail "VAULT_APPEND is not set (run through meson)"
 [ -d "${VAULT_SAMPLE:-}" ] || fail "VAULT_SAMPLE is not set (run through meson)"
@@ -157,3 +158,16 @@ expect_rc 0 "sync again after the interruption" -- hv stick sync "$WORK/g1" "$WO
 expect_rc 0 "compare after the second sync" -- hv stick compare "$WORK/g1" "$WORK/g2"
 diff -r "$WORK/g1" "$WORK/g2" >/dev/null || fail "the resumed sync left the folders different"
 ok "a sync interrupted after its file step: the copy fails compare (exit 5, names policy.yaml); sync again completes it"
+
+# ---- the verification journal travels with a sync when the copy's is a prefix ----
+append "$WORK/g1" journal 1800000400
+expect_rc 0 "sync of a journal entry" -- hv stick sync "$WORK/g1" "$WORK/g2"
+grep -q "; 1 journal entry copied" "$WORK/out" || { cat "$WORK/out"; fail "sync did not copy the journal entry"; }
+diff -r "$WORK/g1" "$WORK/g2" >/dev/null || fail "journal sync left the folders different"
+append "$WORK/g1" journal 1800000500
+append "$WORK/g2" journal 1800000600
+expect_rc 0 "sync with journals that differ" -- hv stick sync "$WORK/g1" "$WORK/g2"
+grep -q "verification journal has entries .* lacks; it was left as it is" "$WORK/out" \
+	|| { cat "$WORK/out"; fail "sync does not say it left the other journal alone"; }
+cmp -s "$WORK/g2/journal/000003.yaml" "$WORK/g1/journal/000003.yaml" && fail "sync replaced a journal entry"
+ok "journal: a newer entry is copied; journals that differ are left alone and said"
