@@ -690,7 +690,7 @@ int ext4_vfs_open(xts_volume *vol, int fd, const char *where, int writable, vfs 
 		e->fs = NULL;
 		int rc = r == EXT2_ET_BAD_MAGIC
 				 ? hv_fail(err, HV_EINTEGRITY,
-					   "%s: no ext4 filesystem inside the LUKS2 volume (wrong stick, "
+					   "%s: no ext4 filesystem inside the LUKS volume (wrong stick, "
 					   "or never prepared by hsmvault)", where)
 				 : fs_fail(e, err, r, "opening the filesystem%s", "");
 		e_close(&e->v);

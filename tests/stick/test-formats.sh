@@ -102,6 +102,25 @@ PY
 		$((first * 4096 / ss)) $(((lastb * 4096 + 4095) / ss)) >"$WORK/oracle.out" \
 		|| { cat "$WORK/oracle.out"; fail "$what: written sectors differ from the dm-crypt model"; }
 	ok "$what: status, dm-crypt model, read, write, e2fsck"
+	if [ "$bits" = 256 ] && [ "$ss" = 512 ]; then
+		# header work on this format: a second passphrase (pbkdf2 on
+		# LUKS1, argon2id on LUKS2) that cryptsetup accepts; a header backup
+		printf '%s\nanother passphrase\n' "$PASS" | "$HSMVAULT" stick passphrase add "$img" \
+			--passphrase-fd 3 $FAST 3<&0 </dev/null >/dev/null 2>"$WORK/err" \
+			|| { cat "$WORK/err"; fail "$what: passphrase add"; }
+		printf 'another passphrase' | cryptsetup open --test-passphrase --key-file=- "$img" \
+			|| fail "$what: cryptsetup rejects the added passphrase"
+		want_kdf=argon2id; [ "$type" = luks1 ] && want_kdf=pbkdf2
+		hv stick status "$img" --json >"$WORK/st.json"
+		python3 -c "import json,sys; k=json.load(open(sys.argv[1]))['keyslots']; \
+assert [x['pbkdf'] for x in k] == ['pbkdf2', sys.argv[2]], k" "$WORK/st.json" "$want_kdf" \
+			|| fail "$what: keyslots after passphrase add"
+		hv stick header-backup "$img" "$WORK/hdr" >/dev/null || fail "$what: header-backup"
+		cryptsetup luksDump "$WORK/hdr" | grep -q "^Version:[[:space:]]*${type#luks}$" \
+			|| fail "$what: the header backup is not $type"
+		rm -f "$WORK/hdr"
+		ok "$what: passphrase add ($want_kdf), header backup"
+	fi
 	rm -f "$img" "$ref" "$WORK/plain"
 done
 
