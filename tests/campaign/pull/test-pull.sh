@@ -165,6 +165,7 @@ for ((n = 1; n <= COUNT; n++)); do
 	keep "$AFTER"
 	if python3 "$COMPARE" "$FLOW" "$PROFILE" "$BASE" "$AFTER" "$RUN/vault"; then
 		passed=$((passed + 1))
+		echo "point $n/$COUNT: pulled run exit $rc, rerun completed, card and vault as uninterrupted"
 	else
 		echo "---- run with the card pulled at APDU $n (exit $rc):"; cat "$WORK/out-pulled"
 		echo "---- rerun:"; cat "$WORK/out"
