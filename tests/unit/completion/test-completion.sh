@@ -63,7 +63,7 @@ expect "hsmvault policy check $tmp/po" "$tmp/policy-1.yaml"
 expect "hsmvault drill --workdir $tmp/v" "$tmp/vault-a"
 
 # Every option the completion offers must appear in the command's --help.
-for path in enroll reshare backup verify restore drill log show "record export" \
+for path in enroll reshare backup verify restore adopt drill log show "record export" \
 	"card status" "policy check" "stick list" "stick prepare" "stick status" \
 	"stick open" "stick passphrase add" "stick passphrase remove"; do
 	read -r -a words <<<"$path"
@@ -102,7 +102,7 @@ usage_options() { # PATH: the options of PATH's usage lines
 		}
 		mine { print }' | grep -o -- '--[a-z][a-z0-9-]*' | sort -u
 }
-for path in enroll reshare backup verify restore drill log show "record export" \
+for path in enroll reshare backup verify restore adopt drill log show "record export" \
 	"card status" "policy check" "stick list" "stick prepare" "stick status" \
 	"stick open" "stick close" "stick passphrase add" "stick passphrase remove" \
 	"stick header-backup" "stick repair" "stick copy" "stick compare" "stick sync"; do
