@@ -74,8 +74,12 @@ static int open_or_create(const flow_args *fa, vfs **v, int *created, hv_err *er
 	hv_err first = *err;
 	struct stat st;
 	*created = lstat(fa->vault, &st) != 0 && errno == ENOENT;
+	/* An existing folder without a marker: empty, or what an enroll
+	 * killed before its marker left (vault_init's own parts), which
+	 * vault_init completes; it refuses a folder holding anything else. */
+	int leftover = !*created && S_ISDIR(st.st_mode);
 	vfs *nv;
-	if (!*created || vault_open(fa->vault, 1, &nv, err) != HV_OK) {
+	if ((!*created && !leftover) || vault_open(fa->vault, 1, &nv, err) != HV_OK) {
 		*created = 0;
 		*err = first;
 		return rc;
@@ -86,7 +90,8 @@ static int open_or_create(const flow_args *fa, vfs **v, int *created, hv_err *er
 	}
 	if ((rc = vault_init(nv, NULL, err)) != HV_OK) {
 		vfs_close(nv);
-		nftw(fa->vault, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		if (*created)
+			nftw(fa->vault, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 		*created = 0;
 		return rc;
 	}

@@ -284,6 +284,9 @@ int flow_enroll(const flow_ctx *fc, vfs *v, const policy *p, const uint8_t *poli
 		devaut_anchors_free(&own_anchors);
 		return rc;
 	}
+	/* an enroll killed after its version left RECOVERY.md one behind */
+	if (cur->dkek_kcv && (rc = vault_settle_recovery(v, cur, err)) != HV_OK)
+		goto out;
 	if (cur->dkek_kcv) {
 		rc = hv_fail(err, HV_ESAFETY,
 			     "this vault already holds a card set (DKEK KCV %s): use 'hsmvault "

@@ -5,23 +5,32 @@
 # $T/v, the cards' state files $T/card-<i>.state), then calls
 #   kill_campaign NAME
 # with these functions defined:
-#   run_flow OUT      runs the flow once (secrets by fd), output to OUT;
-#                     returns hsmvault's exit status
+#   run_flow OUT [rerun]  runs the flow once (secrets by fd), output to
+#                     OUT; returns hsmvault's exit status. "rerun": the run
+#                     after a killed one (or a second run), which may need
+#                     what an operator would then give (enroll: the
+#                     current SO-PIN of a card the killed run initialized)
 #   result_of         prints the result in a form two runs can compare
 #                     (the vault and the cards, without dates or random
 #                     bytes); runs after the flow and reads only
-#   versions_of       prints the number of manifest versions the vault
-#                     loads with ("none" when there is no vault yet);
+#   versions_of       prints the manifest versions and journal entries the
+#                     vault loads with ("none" when there is no vault yet);
 #                     fails when the vault exists but does not load
-# and CARDS (reader indexes of the inserted cards).
+# and CARDS (reader indexes of the inserted cards). KILL_MIDWAY names the
+# one state between old and new that a flow may stop in by design (enroll
+# into a new folder: the vault skeleton, version 1, before the set's
+# version 2); the rerun must then complete as from the old state.
 #
 # kill_campaign saves $T and the cards, runs the flow once without a kill
 # (W = the writes it made, the reference result, the versions before and
 # after), then for every N in 1..W: restores the state by copying files,
 # runs the flow with SIGKILL at write N (killshim.c, LD_PRELOAD on that
 # hsmvault process only), checks that the vault loads at the old or the new
-# version, reruns the flow without a kill (it must succeed) and compares
-# the result with the reference. It prints
+# version, reruns the flow without a kill and compares the result with the
+# reference: left at the old version, the rerun must succeed and give the
+# uninterrupted run's result; left at the new one (the killed run's work is
+# in), the rerun must do what a second uninterrupted run does (exit status
+# and result). It prints
 #   kill campaign NAME: N points tried, N passed
 # and fails unless every point passed.
 [ -n "${KILLSHIM:-}" ] && [ -f "$KILLSHIM" ] ||
@@ -69,19 +78,25 @@ shimmed() {
 }
 
 kill_campaign() {
-	local name=$1 n rc w tried=0 passed=0 v0 v1 v ref
+	local name=$1 n rc rc2 w tried=0 passed=0 v0 v1 v what
 	local t0=$SECONDS
 	save_state
-	v0=$(versions_of) || fail "$name: the starting vault does not load"
+	v0=$(versions_of) || fail "$name: the starting vault does not load: $v0"
 	shimmed 0 "$WORK/count.log" "$WORK/ref.out"
 	rc=$?
 	[ $rc = 0 ] || { cat "$WORK/ref.out"; fail "$name: the run without a kill exited $rc"; }
 	w=$(wc -l <"$WORK/count.log")
-	[ "$w" -gt 0 ] || fail "$name: the shim counted no write (is $T/v where the flow writes?)"
-	v1=$(versions_of) || fail "$name: the vault after the run without a kill does not load"
-	ref=$(result_of) || fail "$name: cannot describe the reference result"
-	printf '%s\n' "$ref" >"$WORK/ref.result"
-	echo "$name: $w writes, versions $v0 -> $v1; the writes:"
+	[ "$w" -gt 0 ] || fail "$name: the shim counted no write (is $T where the flow writes?)"
+	v1=$(versions_of) || fail "$name: the vault after the run without a kill does not load: $v1"
+	[ "$v1" != "$v0" ] || fail "$name: the run without a kill left the vault at $v0"
+	result_of >"$WORK/ref.result" 2>&1 || { cat "$WORK/ref.result"; fail "$name: no reference result"; }
+	# A killed run that got its new version in has done its work: the rerun
+	# is then a second run, as after an uninterrupted one (a backup finds
+	# nothing new, an enroll finds the set enrolled, a verify adds an entry).
+	run_flow "$WORK/ref2.out" rerun
+	rc2=$?
+	result_of >"$WORK/ref2.result" 2>&1 || { cat "$WORK/ref2.result"; fail "$name: no result of a second run"; }
+	echo "$name: $w writes, versions $v0 -> $v1; a second run exits $rc2; the writes:"
 	sed 's/^/  /; s|'"$T"'|$T|' "$WORK/count.log"
 	# The same flow twice from the same state makes the same writes: the
 	# points below are the points of the reference run.
@@ -94,48 +109,48 @@ kill_campaign() {
 		restore_state
 		shimmed "$n" "$WORK/kill.log" "$WORK/kill.out"
 		rc=$?
-		local what
 		what=$(tail -n 1 "$WORK/kill.log" 2>/dev/null | sed 's|'"$T"'|$T|')
 		if [ $rc != 137 ]; then
 			echo "point $n ($what): the run was not killed (exit $rc)"
-			cat "$WORK/kill.out"
+			sed 's/^/    /' "$WORK/kill.out"
 			continue
 		fi
 		if ! v=$(versions_of 2>&1); then
 			echo "point $n ($what): the vault does not load after the kill: $v"
 			continue
 		fi
-		if [ "$v" != "$v0" ] && [ "$v" != "$v1" ]; then
-			echo "point $n ($what): the vault loads at version $v, neither the old ($v0) nor the new ($v1)"
+		local want_rc=0 want=$WORK/ref.result
+		if [ "$v" = "$v1" ]; then
+			want_rc=$rc2 want=$WORK/ref2.result
+		elif [ "$v" != "$v0" ] && [ "$v" != "${KILL_MIDWAY:-$v0}" ]; then
+			echo "point $n ($what): the vault loads at $v, neither the old ($v0) nor the new ($v1)"
 			continue
 		fi
-		run_flow "$WORK/rerun.out"
+		run_flow "$WORK/rerun.out" rerun
 		rc=$?
-		if [ $rc != 0 ]; then
-			echo "point $n ($what): the rerun exited $rc:"
+		if [ $rc != "$want_rc" ]; then
+			echo "point $n ($what): left at $v; the rerun exited $rc, not $want_rc:"
 			sed 's/^/    /' "$WORK/rerun.out"
 			continue
 		fi
-		v=$(versions_of 2>&1) || { echo "point $n ($what): the vault after the rerun does not load: $v"; continue; }
-		if ! result_of >"$WORK/got.result" 2>&1 || ! cmp -s "$WORK/ref.result" "$WORK/got.result"; then
-			echo "point $n ($what): the rerun's result differs from the run without a kill:"
-			diff "$WORK/ref.result" "$WORK/got.result" | head -n 20 | sed 's/^/    /'
+		if ! result_of >"$WORK/got.result" 2>&1 || ! cmp -s "$want" "$WORK/got.result"; then
+			echo "point $n ($what): left at $v; after the rerun the result differs from the run without a kill:"
+			diff "$want" "$WORK/got.result" | head -n 20 | sed 's/^/    /'
 			continue
 		fi
 		passed=$((passed + 1))
 	done
-	cards_out
 	echo "kill campaign $name: $tried points tried, $passed passed ($((SECONDS - t0)) s)"
 	[ "$passed" = "$tried" ] || fail "kill campaign $name: $((tried - passed)) of $tried points failed"
-	cards_in
 }
 
 # Helpers for versions_of / result_of.
-# vault_versions VAULT: versions of a vault (log --json), "none" when VAULT
+# vault_versions VAULT [ARGS]: versions of a vault (log --json), "none" when VAULT
 # is not a vault yet; any other failure to load is a failure.
 vault_versions() {
-	local out rc
-	out=$("$HSMVAULT" log --vault "$1" --json 2>&1)
+	local out rc v=$1
+	shift
+	out=$("$HSMVAULT" log --vault "$v" --json "$@" 2>&1)
 	rc=$?
 	if [ $rc != 0 ]; then
 		case $out in
@@ -145,7 +160,8 @@ vault_versions() {
 		printf '%s\n' "$out"
 		return 1
 	fi
-	grep -o '"version": *[0-9]*' <<<"$out" | wc -l
+	echo "$(grep -o '"version": *[0-9]*' <<<"$out" | wc -l) versions," \
+		"$(grep -o '"entry": *[0-9]*' <<<"$out" | wc -l) journal entries"
 }
 
 # kill_vault_summary VAULT: what a vault holds, without what differs
@@ -166,5 +182,31 @@ kill_vault_summary() {
 		cat "$1/RECOVERY.md"
 		sed -n "/^sha256sum -c <<'SUMS'/,/^SUMS/p" "$1/RECOVERY.md" | sed '1d;$d' >"$WORK/sums"
 		[ -s "$WORK/sums" ] && (cd "$1" && sha256sum -c "$WORK/sums" 2>&1)
-	} | sed -E 's/[0-9a-f]{64}/H/g; s/[0-9A-F]{16}/KCV/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z/T/g'
+	} | sed -E 's/[0-9a-f]{64}/H/g; s/[0-9A-F]{2}( [0-9A-F]{2}){7,}/KCVBYTES/g; s/[0-9A-F]{16}/KCV/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z/T/g'
+}
+
+# kill_stick_summary IMAGE: kill_vault_summary for a vault on an image-file
+# stick (passphrase $STICK_PASS), its files listed and read through
+# stick_testtool (the userspace backend, as hsmvault reads them).
+kill_stick_summary() {
+	local img=$1 out d f
+	tt() { printf '%s\n' "$STICK_PASS" | "$STICK_TESTTOOL" "$@"; }
+	{
+		for d in "" manifest journal shares keys $(tt ls "$img" keys 2>/dev/null | sed 's|^|keys/|'); do
+			tt ls "$img" "$d" 2>&1 | sed "s|^|file $d/|"
+		done
+		out=$("$HSMVAULT" show --vault "$img" --json --passphrase-fd 3 3<<<"$STICK_PASS" 2>&1) ||
+			{ echo "show: $out"; return 1; }
+		printf '%s\n' "$out"
+		out=$("$HSMVAULT" log --vault "$img" --json --passphrase-fd 3 3<<<"$STICK_PASS" 2>&1) ||
+			{ echo "log: $out"; return 1; }
+		printf '%s\n' "$out"
+		tt cat "$img" RECOVERY.md >"$WORK/rec.md" || return 1
+		cat "$WORK/rec.md"
+		sed -n "/^sha256sum -c <<'SUMS'/,/^SUMS/p" "$WORK/rec.md" | sed '1d;$d' |
+			while read -r h f; do
+				[ "$(tt cat "$img" "$f" | sha256sum | cut -d' ' -f1)" = "$h" ] &&
+					echo "$f: OK" || echo "$f: FAILED"
+			done
+	} | sed -E 's/[0-9a-f]{64}/H/g; s/[0-9A-F]{2}( [0-9A-F]{2}){7,}/KCVBYTES/g; s/[0-9A-F]{16}/KCV/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z/T/g'
 }
