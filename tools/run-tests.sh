@@ -67,6 +67,7 @@ ninja -C build-asan || exit 1
 # smartcard-hsm and pico-hsm flows run in both builds.
 # campaign (pull/kill at every APDU and write): minutes of the same flows
 # repeated; the normal build's run is the measurement, ASan would double it.
+# (and the kill campaign's LD_PRELOAD shim cannot load under ASan, which must come first).
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \
   run_suite build-asan --no-suite qemu --no-suite bench --no-suite flows-extra-profile --no-suite campaign
