@@ -124,9 +124,9 @@ int cmd_adopt(int argc, char **argv, hv_err *err)
 		rc = flow_adopt(&fa.fc, v, &c.o, &res, err);
 	vfs_close(v);
 	free(text);
-	if (c.o.dry_run && fa.fc.secrets) {
-		/* A dry run asks no secret: lines given for the real run are
-		 * not "unused" mistakes. */
+	if ((c.o.dry_run || res.already || res.completed) && fa.fc.secrets) {
+		/* A dry run, or a run that only finished an earlier one, asks no
+		 * secret: lines given for the real run are not "unused" mistakes. */
 		flow_secrets_free(fa.fc.secrets);
 		fa.fc.secrets = NULL;
 	}

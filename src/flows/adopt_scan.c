@@ -17,6 +17,13 @@ static int own_path(const char *path)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(path, names[i]))
 			return 1;
+	/* ".NAME.PID.tmp": a write hsmvault did not finish (the next write
+	 * into that folder removes it) */
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strlen(base);
+	if (base[0] == '.' && n > 5 && !strcmp(base + n - 4, ".tmp"))
+		return 1;
 	return !strncmp(path, MANIFEST_DIR "/", strlen(MANIFEST_DIR) + 1) ||
 	       !strncmp(path, "journal/", 8);
 }
