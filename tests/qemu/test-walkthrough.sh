@@ -19,7 +19,9 @@
 #  3. pcscd with the vpcd driver and two blank hsmvault-sim cards run in the
 #     VM, and `hsmvault restore` from the serpent stick rebuilds the set;
 #  4. plain cryptsetup + mount once more: every original file is still
-#     there, byte-identical (sha256), so the manual procedure still works.
+#     there, byte-identical (sha256), so the manual procedure still works;
+#  5. the open/check/close steps of the RECOVERY.md that adopt wrote run as
+#     written (tests/qemu/recovery-steps.sh picks them out).
 # Host again: the restored cards (their simulator state, carried out of the
 # VM) show the original KCV and the original public keys, and each signs
 # with pkcs11-tool a message that verifies under the original public key.
@@ -117,6 +119,7 @@ printf 'share-1 %s\nshare-2 %s\nso-pin %s\npin %s\n' "$SHARE1" "$SHARE2" "$SOPIN
 	> "$in/restore.secrets"
 printf '%s\n' "$LUKSPASS" > "$in/pass"
 chmod 600 "$in"/*.secrets "$in/pass"
+cp "$qemu_dir/recovery-steps.sh" "$in/"
 
 # Disks: vda the stick, vdb the files (a tar), vdc the VM's results (a tar).
 stick=$scratch/stick.img
@@ -185,8 +188,16 @@ cryptsetup open --readonly /dev/vda backup < /tmp/in/pass
 mount -o ro /dev/mapper/backup /mnt/backup
 sums /mnt/backup AFTER
 (cd /mnt/backup && find . -type f | sort) > /tmp/out/files.txt
+cp /mnt/backup/RECOVERY.md /tmp/out/
 umount /mnt/backup
 cryptsetup close backup
+
+echo "== 5. RECOVERY.md's open/check/close steps, as written"
+sh /tmp/in/recovery-steps.sh /dev/vda < /tmp/out/RECOVERY.md > /tmp/out/recovery.sh
+sh -ex /tmp/out/recovery.sh < /tmp/in/pass > /tmp/out/recovery.txt 2>&1 ||
+	{ cat /tmp/out/recovery.txt; echo "HVTEST RECOVERY-FAILED"; exit 1; }
+cat /tmp/out/recovery.txt
+echo "HVTEST RECOVERY-DONE"
 
 tar -cf /dev/vdc -C /tmp/out .
 sync
@@ -219,7 +230,11 @@ tar -xf "$outdisk" -C "$scratch/out" || fail "no results on the VM's output disk
 cat "$scratch/out/adopt.txt"
 grep -qi "unrecognized" "$scratch/out/adopt.txt" && grep -q "notes.txt" "$scratch/out/adopt.txt" ||
 	fail "adopt did not list notes.txt as unrecognized"
-note "2. adopted by one command"
+for step in adopt restore; do
+	grep -q "serpent-cbc-essiv:sha256.*kernel backend (dm-crypt)" "$scratch/out/$step.txt" ||
+		fail "$step did not say it opened the serpent stick with the kernel backend"
+done
+note "2. adopted by one command, through dm-crypt (the kernel backend, chosen by itself)"
 
 grep -q "$kcv" "$scratch/out/restore.txt" ||
 	fail "restore does not name the original KCV $kcv"
@@ -244,6 +259,12 @@ for f in ./HSMVAULT ./RECOVERY.md ./policy.yaml ./dkek-share-1.pbe ./private_myf
 	grep -qxF "$f" "$scratch/out/files.txt" || fail "the stick, mounted by hand, lacks $f"
 done
 note "4. by hand (cryptsetup open + mount): the five originals byte-identical, the vault beside them"
+grep -q '^HVTEST RECOVERY-DONE' "$log" || fail "5. the RECOVERY.md steps failed in the VM"
+nsum=$(sed -n "/<<'SUMS'/,/^SUMS/p" "$scratch/out/recovery.sh" | grep -c '^[0-9a-f]\{64\}  ') || true
+nok=$(grep -c ': OK$' "$scratch/out/recovery.txt") || true
+[ "$nsum" -ge 5 ] || fail "5. RECOVERY.md lists $nsum file hashes, expected the policy, 2 shares, 2 keys"
+[ "$nok" = "$nsum" ] || fail "5. only $nok of $nsum RECOVERY.md hash lines printed OK"
+note "5. RECOVERY.md's steps work by hand on the adopted stick ($nsum hashes OK)"
 
 # ---- host: the restored cards hold the original keys ----
 for i in 0 1; do
