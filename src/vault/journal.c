@@ -466,6 +466,12 @@ int journal_parse(const uint8_t *data, size_t len, const char *name, journal_ent
 	    (rc = expect(&r, YAML_STREAM_END_EVENT, "one document only")) == HV_OK)
 		rc = validate(e, name, err);
 	yaml_parser_delete(&r.p);
+	if (rc == HV_EINTEGRITY && err && !strstr(err->msg, RESTORE_HINT)) {
+		/* what was wrong in the entry, then what to do about it */
+		char why[HV_ERR_MSG_MAX];
+		memcpy(why, err->msg, sizeof(why));
+		hv_fail(err, rc, "%s: " RESTORE_HINT, why);
+	}
 	if (rc != HV_OK) {
 		journal_entry_free(e);
 		return rc;

@@ -64,13 +64,14 @@ LONG=$WORK/$(head -c 100000 /dev/zero | tr '\0' a)   # a 100 KB path
 
 # --- the table ---------------------------------------------------------------
 n=0 passed=0 failed=0
+shopt -s extglob
 while IFS='|' read -r area name setup want msg cmd; do
-	area=$(echo $area)
+	for f in area name setup want msg cmd; do   # trimmed without a subshell
+		printf -v "$f" '%s' "${!f##+([[:space:]])}"
+		printf -v "$f" '%s' "${!f%%+([[:space:]])}"
+	done
 	[ -n "$area" ] || continue
 	case $area in '#'*) continue ;; esac
-	trim() { local t="${1#"${1%%[![:space:]]*}"}"; printf '%s' "${t%"${t##*[![:space:]]}"}"; }
-	name=$(trim "$name") setup=$(trim "$setup") want=$(trim "$want") msg=$(trim "$msg")
-	cmd=$(trim "$cmd")
 	n=$((n + 1))
 	rm -rf "$C" && mkdir -p "$C"
 	if [ "$setup" != - ]; then
@@ -116,6 +117,7 @@ while IFS='|' read -r area name setup want msg cmd; do
 		echo "FAIL $n $area/$name: $why"
 		echo "   command: $cmd"
 		sed 's/^/   stderr: /' "$WORK/err" | head -c 1500
+		sed 's/^/   stdout: /' "$WORK/out" | head -c 1500
 		echo
 	fi
 done <"$HV_BADINPUT_TABLE"
