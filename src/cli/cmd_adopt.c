@@ -17,8 +17,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hsmvault adopt --vault FOLDER|IMAGE|DEVICE --policy FILE [--dry-run]\n"
-		"                      [--share N=PATH]... [--secrets-fd N] [--passphrase-fd N]\n"
-		"                      [--json]\n\n"
+		"                      [--share N=PATH]... [--reader R] [--secrets-fd N]\n"
+		"                      [--passphrase-fd N] [--json]\n\n"
 		"Turns a backup made the classic way -- a LUKS stick (or a folder) holding\n"
 		"sc-hsm-tool's DKEK share files and --wrap-key files under any names, in any\n"
 		"folders -- into an hsmvault vault. No file that is there is changed, moved\n"
@@ -33,7 +33,9 @@ static void usage(FILE *f)
 		"opens is that share (--share N=PATH names the file instead; PATH inside\n"
 		"the vault). All shares must give one DKEK whose KCV every key blob\n"
 		"carries, and every blob's MAC must verify under it; each key's public\n"
-		"key, label, id and algorithm are recorded. Then it writes copies at the\n"
+		"key, label, id and algorithm are recorded. Cards of the set in a reader\n"
+		"are compared with that KCV (no PIN needed; optional): a card of another\n"
+		"set stops the run (exit 1). Then it writes copies at the\n"
 		"vault layout's paths (shares/, keys/KCV/ID.wrap), policy.yaml, manifest\n"
 		"version 1, RECOVERY.md and the HSMVAULT marker. A layout path taken by\n"
 		"another file is refused (exit 7), never overwritten.\n"

@@ -14,6 +14,7 @@
 
 #include "crypto/dkek.h"
 #include "crypto/dkek_share.h"
+#include "flows/adopt_card.h"
 #include "flows/adopt_match.h"
 #include "flows/adopt_scan.h"
 #include "flows/keyinfo.h"
@@ -541,7 +542,8 @@ int flow_adopt(const flow_ctx *fc, vfs *v, const adopt_opts *o, adopt_result *re
 	}
 	if ((rc = unlock(&r, err)) != HV_OK)
 		goto out;
-	if ((rc = check_layout(&r, 1, err)) != HV_OK)
+	if ((rc = check_layout(&r, 1, err)) != HV_OK ||
+	    (rc = adopt_check_cards(fc, r.kcv, err)) != HV_OK)
 		goto out;
 	/* A misspelt batch line stops the run before the first write. */
 	if ((rc = flow_secrets_check_unused(fc->secrets, err)) != HV_OK)

@@ -8,8 +8,8 @@
 # rerun; an adoption stopped after its copies or after its manifest
 # version is finished by running adopt again. Then the adopted vault
 # restores onto two blank cards and verifies with its shares.
-# Cost: about 14 share decryptions of sc-hsm-tool's 10,000,000-round KDF
-# (1-3 s each) plus one restore and one deep verify: 60-120 s.
+# Cost: about 18 share decryptions of sc-hsm-tool's 10,000,000-round KDF
+# (1-3 s each) plus one restore and one deep verify: 70-140 s.
 . "$HV_FLOWS_LIB"
 DATA=$(dirname "$HV_FLOWS_LIB")/../data/sc-hsm-tool
 [ -f "$DATA/wrapped.bin" ] || fail "fixture $DATA/wrapped.bin is missing"
@@ -154,3 +154,30 @@ grep -q "verified 2 cards and 2 keys, each proven by a signature" "$WORK/out" ||
 	{ cat "$WORK/out"; fail "deep verify did not prove the adopted key on both cards"; }
 [ "$(originals "$V")" = "$before" ] || fail "an original changed after restore and verify"
 ok "restore from the adopted vault onto blank cards; verify --with-shares --deep passes"
+
+# 8. the cards in the readers are compared with the shares' KCV: the
+# restored set's cards agree; shares of another set are refused (exit 1)
+classic "$WORK/again"
+hv adopt --vault "$WORK/again" --policy "$WORK/p.yaml" --secrets-fd 3 3< <(secrets) \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "adopt with the set's cards present"; }
+grep -q "card HVADA01 in reader .* carries DKEK KCV $KCV: a card of this set" "$WORK/out" ||
+	{ cat "$WORK/out"; fail "the card present was not compared"; }
+mkdir -p "$WORK/other"
+cp "$DATA/dkek-share-1.pbe" "$DATA/share-nm.pbe" "$WORK/other/"
+before_other=$(tree "$WORK/other")
+write_policy "$WORK/p2.yaml" other 2 alice bob,carol,dave:2
+python3 - "$DATA/share-nm.shares.json" >"$WORK/other.secrets" <<'PY' || fail "parts"
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("share-1 share1password")
+for holder, s in (("bob", d["shares"][0]), ("carol", d["shares"][1])):
+    print("share-2-%s %s %d %s" % (holder, d["prime"], s["id"], s["value"]))
+PY
+hv adopt --vault "$WORK/other" --policy "$WORK/p2.yaml" --secrets-fd 3 3<"$WORK/other.secrets" \
+	>"$WORK/out" 2>&1
+rc=$?
+[ $rc = 1 ] || { cat "$WORK/out"; fail "shares of another set with this set's cards present: exit $rc, expected 1"; }
+grep -q "carries the DKEK with KCV $KCV, the shares give" "$WORK/out" ||
+	{ cat "$WORK/out"; fail "the message does not name the card's KCV"; }
+[ "$(tree "$WORK/other")" = "$before_other" ] || fail "a refused adopt wrote files"
+ok "cards present are compared with the shares' KCV: the set's own pass, another set's shares -> 1"
