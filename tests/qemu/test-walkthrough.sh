@@ -135,8 +135,13 @@ mkdir -p /tmp/in /tmp/out
 tar -xf /dev/vdb -C /tmp/in
 sums() { (cd "$1" && for f in dkek-share-1.pbe dkek-share-2.pbe private_myfirst_keypair \
 	private_mysecond_keypair notes.txt; do sha256sum "$f"; done) | sed "s/^/HVTEST $2 /"; }
+# Seconds since boot at each step, for the cost of each.
+stage() { echo "HVTEST STAGE $1 $(cut -d' ' -f1 /proc/uptime)"; }
 
 echo "== 1. the walk-through's stick"
+stage made
+# The walk-through's commands; --batch-mode only skips luksFormat's
+# "type YES" question, and the passphrase comes on stdin.
 dd if=/dev/urandom of=/dev/vda bs=1M count=64 2>/dev/null
 cryptsetup luksFormat --batch-mode --cipher serpent-cbc-essiv:sha256 --key-size 256 /dev/vda < /tmp/in/pass
 cryptsetup luksOpen /dev/vda backup < /tmp/in/pass
@@ -151,6 +156,7 @@ cryptsetup luksClose backup
 echo "HVTEST MADE"
 
 echo "== 2. one hsmvault command adopts it"
+stage adopt
 hsmvault adopt --vault /dev/vda --policy /tmp/in/policy.yaml \
 	--secrets-fd 3 --passphrase-fd 4 3< /tmp/in/adopt.secrets 4< /tmp/in/pass \
 	> /tmp/out/adopt.txt 2>&1 || { cat /tmp/out/adopt.txt; echo "HVTEST ADOPT-FAILED"; exit 1; }
@@ -158,6 +164,7 @@ cat /tmp/out/adopt.txt
 echo "HVTEST ADOPTED"
 
 echo "== 3. restore onto two blank cards in this VM"
+stage restore
 ip link set lo up
 mkdir -p /run/pcscd /run/reader.conf.d
 cat > /run/reader.conf.d/vpcd <<CONF
@@ -184,6 +191,7 @@ kill $sim0 $sim1
 wait $sim0 $sim1 || true
 
 echo "== 4. plain cryptsetup + mount, as by hand"
+stage by-hand
 cryptsetup open --readonly /dev/vda backup < /tmp/in/pass
 mount -o ro /dev/mapper/backup /mnt/backup
 sums /mnt/backup AFTER
@@ -193,12 +201,14 @@ umount /mnt/backup
 cryptsetup close backup
 
 echo "== 5. RECOVERY.md's open/check/close steps, as written"
+stage recovery
 sh /tmp/in/recovery-steps.sh /dev/vda < /tmp/out/RECOVERY.md > /tmp/out/recovery.sh
 sh -ex /tmp/out/recovery.sh < /tmp/in/pass > /tmp/out/recovery.txt 2>&1 ||
 	{ cat /tmp/out/recovery.txt; echo "HVTEST RECOVERY-FAILED"; exit 1; }
 cat /tmp/out/recovery.txt
 echo "HVTEST RECOVERY-DONE"
 
+stage end
 tar -cf /dev/vdc -C /tmp/out .
 sync
 echo "HVTEST ALL-DONE"
@@ -209,6 +219,8 @@ vm_mem_mb=1024
 vm_timeout_s=780
 run_vm "$scratch/vm.sh" "$log" "$stick" "$scratch/in.tar" "$outdisk"
 grep -q '^HVTEST ALL-DONE' "$log" || fail "the VM script did not reach its end"
+note "seconds in the VM: $(sed -n 's/^HVTEST STAGE //p' "$log" | tr -d '\r' |
+	awk 'NR > 1 { printf "%s %.1f  ", name, $2 - t } { name = $1; t = $2 }')"
 
 # ---- host: what the VM did ----
 vm_list() { sed -n "s/^HVTEST $2 //p" "$1" | tr -d '\r' | sort -k 2; }
