@@ -5,7 +5,9 @@
 # - copy: a folder vault (the sample) to a folder and to a stick, a stick to
 #   a second stick with its own LUKS2 header and passphrase; every file
 #   byte for byte; compare = same; a non-empty target needs prepare's
-#   confirmation (batch: --confirm-device), refused without it, unchanged.
+#   confirmation (batch: --confirm-device), refused without it, unchanged;
+#   at the terminal (hv-pty): FROM's passphrase, the typed confirmation,
+#   the new passphrase twice.
 # - one ahead: compare names who is ahead by how much (exit 1); sync the
 #   wrong way is refused (exit 7, both images unchanged); sync the right way
 #   brings the copy up to the same head (exit 0), the fs stays clean.
@@ -97,6 +99,19 @@ expect_rc 0 "copy onto random bytes, confirmed" -- hv2 stick copy "$a" "$c" $FAS
 expect_rc 0 "compare with the confirmed copy" -- hv2 stick compare "$a" "$c" --passphrase-fd 3 --second-passphrase-fd 4
 expect_rc 2 "copy onto itself" -- hv2 stick copy "$a" "$a" --passphrase-fd 3
 ok "copy onto a non-empty stick: refused without confirmation (unchanged), done with it"
+
+# at the terminal: FROM's passphrase, the typed confirmation of a target
+# that is not empty (c holds a vault now), the new passphrase twice
+[ -x "${HV_PTY:-}" ] || fail "HV_PTY must name the hv-pty helper (run through meson test)"
+"$HV_PTY" -t 120 -e "Passphrase of $a: " -s "$PASS\n" -e "Type the device path ($c) to erase it: " \
+	-s "$c\n" -e "New passphrase for the copy stick: " -s "$PASS2\n" \
+	-e "Repeat passphrase for the copy stick: " -s "$PASS2\n" -- \
+	"$HSMVAULT" stick copy "$a" "$c" $FAST >"$WORK/tty.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] || { cat -A "$WORK/tty.out"; fail "copy at the terminal: exit $rc"; }
+grep -q "both hold version 3" "$WORK/tty.out" || { cat -A "$WORK/tty.out"; fail "copy at the terminal: no result line"; }
+printf '%s\n' "$PASS2" | cryptsetup open --test-passphrase "$c" || fail "the terminal copy does not open with the passphrase typed twice"
+ok "copy at the terminal: FROM's passphrase, typed confirmation, new passphrase twice"
 
 # ---- one ahead, then sync ----
 append "$a" alpha 1800000000
