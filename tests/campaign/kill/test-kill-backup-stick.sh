@@ -4,6 +4,7 @@
 # (the XTS layer's block writes, syncs) is a point. One card, two keys.
 . "$HV_FLOWS_LIB"
 . "$HV_KILL_LIB"
+hv_require_tool debugfs e2fsprogs
 CARDS="0"
 STICK_PASS=kill-campaign-stick
 IMG=$T/stick.img
