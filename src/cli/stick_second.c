@@ -124,6 +124,9 @@ int stick_second_compare(const struct stick_second_args *a, hv_err *err)
 	char vfile[32] = "", file[600] = "";
 	if (cmp.relation == VAULT_DIVERGED)
 		rc = stick_first_difference(s.va, s.vb, &cmp, vfile, file, sizeof(file), err);
+	stick_journals jr = { 0 };
+	if (rc == HV_OK)
+		rc = stick_compare_journals(s.va, s.vb, &jr, err);
 	const char *ha = s.ca.heads[s.ca.n - 1].sha256, *hb = s.cb.heads[s.cb.n - 1].sha256;
 	if (rc == HV_OK && a->json) {
 		json_out j;
@@ -138,6 +141,9 @@ int stick_second_compare(const struct stick_second_args *a, hv_err *err)
 		json_str(&j, "b_head_sha256", hb);
 		json_int(&j, "common_versions", (long long)cmp.common);
 		json_int(&j, "ahead_by", (long long)cmp.ahead);
+		json_int(&j, "a_journal_entries", (long long)jr.a);
+		json_int(&j, "b_journal_entries", (long long)jr.b);
+		json_int(&j, "common_journal_entries", (long long)jr.common);
 		if (cmp.relation == VAULT_DIVERGED) {
 			json_int(&j, "diverged_at", (long long)cmp.diverged_at);
 			json_str(&j, "first_differing_version_file", vfile);
@@ -177,6 +183,21 @@ int stick_second_compare(const struct stick_second_args *a, hv_err *err)
 			printf("no sync is possible: decide which copy is right (hsmvault log, "
 			       "hsmvault show), then make the other again with 'hsmvault stick copy'\n");
 		}
+	}
+	/* the journal records verifications, not content: said, not judged */
+	if (rc == HV_OK && !a->json) {
+		if (jr.a == jr.b && jr.common == jr.a)
+			printf("verification journals: the same (%zu entr%s)\n", jr.a,
+			       jr.a == 1 ? "y" : "ies");
+		else if (jr.common == jr.b || jr.common == jr.a)
+			printf("verification journals: %s has %zu entr%s %s lacks (a sync from it "
+			       "copies them)\n", jr.common == jr.b ? a->a : a->b,
+			       (jr.a > jr.b ? jr.a : jr.b) - jr.common,
+			       (jr.a > jr.b ? jr.a : jr.b) - jr.common == 1 ? "y" : "ies",
+			       jr.common == jr.b ? a->b : a->a);
+		else
+			printf("verification journals: they differ from entry %zu on (each keeps "
+			       "its own; a sync leaves the target's alone)\n", jr.common + 1);
 	}
 	if (rc == HV_OK && cmp.relation != VAULT_SAME)
 		rc = hv_fail(err, HV_EMISMATCH, "%s and %s are not the same (%s)", a->a, a->b,

@@ -124,6 +124,25 @@ static int journal_hashes(vfs *v, struct hashes *hs, hv_err *err)
 	return rc;
 }
 
+int stick_compare_journals(vfs *va, vfs *vb, stick_journals *out, hv_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	struct hashes ha, hb;
+	int rc = journal_hashes(va, &ha, err);
+	if (rc == HV_OK && (rc = journal_hashes(vb, &hb, err)) != HV_OK)
+		free(ha.h);
+	if (rc != HV_OK)
+		return rc;
+	while (out->common < ha.n && out->common < hb.n &&
+	       !strcmp(ha.h[out->common], hb.h[out->common]))
+		out->common++;
+	out->a = ha.n;
+	out->b = hb.n;
+	free(ha.h);
+	free(hb.h);
+	return HV_OK;
+}
+
 /* Entries of from that to lacks, when to's journal is a prefix of from's. */
 static int bring_journal(vfs *from, vfs *to, stick_sync_result *res, hv_err *err)
 {

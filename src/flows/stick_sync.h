@@ -24,6 +24,13 @@ int stick_first_difference(vfs *va, vfs *vb, const vault_comparison *cmp, char v
  * one line each, under the title `name`. */
 void stick_print_history(FILE *f, const char *name, const vault_chain *c, unsigned long from);
 
+/* The two verification journals side by side: entries each holds and how
+ * many leading entries are the same (by sha256). */
+typedef struct stick_journals {
+	size_t a, b, common;
+} stick_journals;
+int stick_compare_journals(vfs *va, vfs *vb, stick_journals *out, hv_err *err);
+
 typedef struct stick_sync_result {
 	unsigned long versions_copied;
 	size_t files_copied;       /* share, key and policy files          */

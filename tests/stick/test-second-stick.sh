@@ -18,7 +18,9 @@
 #   one sha256 for synced sticks and two for diverged ones.
 # - a sync interrupted after writing files but before the version naming
 #   them: compare exits 5 naming the file, a second sync completes it.
-# - journal: newer entries are copied; a journal that differs is left alone.
+# - journal: compare says which side has entries the other lacks or where
+#   they differ (exit 0 all the same: it records checks, not content); sync
+#   copies newer entries and leaves a journal that differs alone.
 . "$(dirname "$0")/lib.sh"
 [ -x "${VAULT_APPEND:-}" ] || fail "VAULT_APPEND is not set (run through meson)"
 [ -d "${VAULT_SAMPLE:-}" ] || fail "VAULT_SAMPLE is not set (run through meson)"
@@ -66,6 +68,7 @@ diff -r "$WORK/f1" "$WORK/f2" >/dev/null || fail "folder copy differs from the o
 expect_rc 0 "compare of a folder and its copy" -- hv stick compare "$WORK/f1" "$WORK/f2"
 grep -q "^same: .* version 3, manifest head sha256 $(sha256sum "$WORK/f1/manifest/000003.yaml" | cut -d' ' -f1)" \
 	"$WORK/out" || { cat "$WORK/out"; fail "compare does not say same with the head's sha256"; }
+grep -q "^verification journals: the same (1 entry)" "$WORK/out" || { cat "$WORK/out"; fail "compare: journals"; }
 ok "folder copied byte for byte; compare: same, with the head's sha256"
 
 a="$WORK/a.img" b="$WORK/b.img"
@@ -176,6 +179,9 @@ ok "a sync interrupted after its file step: the copy fails compare (exit 5, name
 
 # ---- the verification journal travels with a sync when the copy's is a prefix ----
 append "$WORK/g1" journal 1800000400
+expect_rc 0 "compare with a newer journal entry on one side" -- hv stick compare "$WORK/g1" "$WORK/g2"
+grep -q "^verification journals: $WORK/g1 has 1 entry $WORK/g2 lacks" "$WORK/out" \
+	|| { cat "$WORK/out"; fail "compare does not name the journal entry one side lacks"; }
 expect_rc 0 "sync of a journal entry" -- hv stick sync "$WORK/g1" "$WORK/g2"
 grep -q "; 1 journal entry copied" "$WORK/out" || { cat "$WORK/out"; fail "sync did not copy the journal entry"; }
 diff -r "$WORK/g1" "$WORK/g2" >/dev/null || fail "journal sync left the folders different"
@@ -185,4 +191,7 @@ expect_rc 0 "sync with journals that differ" -- hv stick sync "$WORK/g1" "$WORK/
 grep -q "verification journal has entries .* lacks; it was left as it is" "$WORK/out" \
 	|| { cat "$WORK/out"; fail "sync does not say it left the other journal alone"; }
 cmp -s "$WORK/g2/journal/000003.yaml" "$WORK/g1/journal/000003.yaml" && fail "sync replaced a journal entry"
+expect_rc 0 "compare with journals that differ" -- hv stick compare "$WORK/g1" "$WORK/g2"
+grep -q "^verification journals: they differ from entry 3 on" "$WORK/out" \
+	|| { cat "$WORK/out"; fail "compare does not say where the journals differ"; }
 ok "journal: a newer entry is copied; journals that differ are left alone and said"
