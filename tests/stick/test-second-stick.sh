@@ -1,6 +1,6 @@
 #!/bin/bash
 # A second stick (stick copy, compare, sync), on folder vaults and small
-# image sticks with the fast KDF. Cost: about 20 s (five fast-KDF stick
+# image sticks with the fast KDF. Cost: about 30 s, 40-70 s under ASan (six fast-KDF stick
 # images of 40 MiB, a few dozen unlocks, two kernel mounts).
 # - copy: a folder vault (the sample) to a folder and to a stick, a stick to
 #   a second stick with its own LUKS2 header and passphrase; every file
