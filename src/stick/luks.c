@@ -273,8 +273,8 @@ static int fill_info(struct crypt_device *cd, const char *path, luks_info *info,
 		return rc;
 	if (size <= info->data_offset)
 		return hv_fail(err, HV_EINTEGRITY,
-			       "%s is %llu bytes, no room for data after the LUKS2 header", path,
-			       (unsigned long long)size);
+			       "%s is %llu bytes, no room for data after the LUKS%d header", path,
+			       (unsigned long long)size, info->version);
 	info->data_size = size - info->data_offset;
 	if (info->sector_size)
 		info->data_size -= info->data_size % info->sector_size;
@@ -589,7 +589,7 @@ int luks_header_backup(const char *path, const char *file, hv_err *err)
 	struct stat st;
 	/* libcryptsetup refuses too, but with an error code of another class */
 	if (lstat(file, &st) == 0)
-		return hv_fail(err, HV_EUSAGE, "cannot back up the LUKS2 header of %s to %s: the "
+		return hv_fail(err, HV_EUSAGE, "cannot back up the LUKS header of %s to %s: the "
 			       "file exists; choose a new name", path, file);
 	/* said here in the operator's words: libcryptsetup only logs its own line */
 	const char *slash = strrchr(file, '/');
@@ -597,7 +597,7 @@ int luks_header_backup(const char *path, const char *file, hv_err *err)
 		char dir[4096];
 		if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file) < (int)sizeof(dir) &&
 		    (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
-			return hv_fail(err, HV_EUSAGE, "cannot back up the LUKS2 header of %s to %s: "
+			return hv_fail(err, HV_EUSAGE, "cannot back up the LUKS header of %s to %s: "
 				       "the folder %s does not exist: create it or choose another path",
 				       path, file, dir);
 	}
@@ -607,7 +607,7 @@ int luks_header_backup(const char *path, const char *file, hv_err *err)
 	int r = crypt_header_backup(h.cd, NULL, file); /* the loaded header's own type */
 	if (r < 0)
 		rc = hv_fail(err, r == -EEXIST ? HV_EUSAGE : HV_EIO,
-			     "cannot back up the LUKS2 header of %s to %s: %s", path, file,
+			     "cannot back up the LUKS header of %s to %s: %s", path, file,
 			     r == -EEXIST ? "the file exists; choose a new name" : why(&h.log, r));
 	close_cd(&h);
 	return rc;
