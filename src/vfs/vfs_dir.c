@@ -257,7 +257,9 @@ static int dir_list(vfs *v, const char *dir, char ***names, size_t *count, hv_er
 		if (dfd < 0)
 			return HV_OK;
 	} else {
-		dfd = dup(rootfd_of(v));
+		/* not dup(): a dup shares the read position, and a second
+		 * listing of the root would start at its end */
+		dfd = openat(rootfd_of(v), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
 			return hv_fail(err, HV_EIO, "cannot use %s: %s", v->where, strerror(errno));
 	}
@@ -337,7 +339,9 @@ static int sweep_stale_temps(vfs *v, const char *path, int dfd, hv_err *err)
 	if (!(d->swept[d->n_swept] = strndup(path, n)))
 		return hv_fail(err, HV_ENOMEM, "out of memory writing %s", path);
 	d->n_swept++;
-	int lfd = dup(dfd);
+	/* a new open file description: a dup() would share the folder's read
+	 * position with dfd (at its end after an earlier listing) */
+	int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dir = lfd >= 0 ? fdopendir(lfd) : NULL;
 	if (!dir) {
 		if (lfd >= 0)
