@@ -6,6 +6,7 @@
 # or libext2fs line, no sanitizer report, and the sha256 of every fixture
 # file, of every file the case made and of the simulated card's state
 # unchanged. Prints "N cases, N passed"; any failure fails the test.
+# shellcheck source=../flows/lib.sh
 . "$HV_FLOWS_LIB"
 F=$WORK/fx       # fixtures, made once
 C=$WORK/case     # the current case's own files, made by its setup
@@ -60,6 +61,7 @@ flip() { # flip FILE OFFSET: one byte changed, the length kept
 		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 cut_half() { head -c $(($(stat -c %s "$1") / 2)) "$1" >"$1.cut" && mv "$1.cut" "$1"; }
+# shellcheck disable=SC2034 # used by the table's commands (eval)
 LONG=$WORK/$(head -c 100000 /dev/zero | tr '\0' a)   # a 100 KB path
 
 # --- the table ---------------------------------------------------------------
@@ -123,7 +125,7 @@ while IFS='|' read -r area name setup want msg cmd; do
 done <"$HV_BADINPUT_TABLE"
 
 for a in policy stick vault secrets records cli; do
-	echo "$a: $(grep -cE "^$a[[:space:]]*\|" "$HV_BADINPUT_TABLE") cases"
+	echo "$a: $(grep -cE "^${a}[[:space:]]*\|" "$HV_BADINPUT_TABLE") cases"
 done
 echo "$n cases, $passed passed"
 [ "$n" -ge 80 ] || fail "the table has $n cases; it must keep at least 80"
