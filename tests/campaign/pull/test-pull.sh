@@ -75,6 +75,7 @@ esac
 
 # ---- the flow, its rerun and what is kept of a run --------------------------
 flow_run() { # OUT: runs the flow on $RUN; exit status of hsmvault
+	RERUN_NEEDS=""
 	case $FLOW in
 	enroll)
 		local extra=() initialized dkek
@@ -83,6 +84,8 @@ flow_run() { # OUT: runs the flow on $RUN; exit status of hsmvault
 		# what an operator is told: a card initialized by the stopped run
 		# needs its current SO-PIN, one holding a DKEK the --wipe
 		[ "$dkek" != none ] && extra=(--wipe "$SERIAL")
+		[ "$dkek" != none ] && RERUN_NEEDS+=" --wipe"
+		[ "$initialized" = 1 ] && RERUN_NEEDS+=" current-so-pin"
 		hv enroll --vault "$RUN/vault" --policy "$WORK/p.yaml" "${extra[@]}" --secrets-fd 3 \
 			3< <(secrets_full; [ "$initialized" = 1 ] && echo "current-so-pin $SOPIN") \
 			>"$1" 2>&1 ;;
@@ -165,7 +168,7 @@ for ((n = 1; n <= COUNT; n++)); do
 	keep "$AFTER"
 	if python3 "$COMPARE" "$FLOW" "$PROFILE" "$BASE" "$AFTER" "$RUN/vault"; then
 		passed=$((passed + 1))
-		echo "point $n/$COUNT: pulled run exit $rc, rerun completed, card and vault as uninterrupted"
+		echo "point $n/$COUNT: pulled run exit $rc, rerun${RERUN_NEEDS:+ (with$RERUN_NEEDS)} completed, card and vault as uninterrupted"
 	else
 		echo "---- run with the card pulled at APDU $n (exit $rc):"; cat "$WORK/out-pulled"
 		echo "---- rerun:"; cat "$WORK/out"
