@@ -81,10 +81,20 @@ flow_run() { # OUT: runs the flow on $RUN; exit status of hsmvault
 		local extra=() initialized dkek
 		initialized=$(awk '$1 == "initialized" { print $2 }' "$RUN/card.state")
 		dkek=$(awk '$1 == "dkek" { print $2 }' "$RUN/card.state")
-		# what an operator is told: a card initialized by the stopped run
-		# needs its current SO-PIN, one holding a DKEK the --wipe
-		[ "$dkek" != none ] && extra=(--wipe "$SERIAL")
-		[ "$dkek" != none ] && RERUN_NEEDS+=" --wipe"
+		# a card the stopped run initialized needs its current SO-PIN (the
+		# terminal asks it; a batch line here); one that already holds the
+		# new DKEK is refused without --wipe, and the refusal must say so
+		if [ "$dkek" != none ]; then
+			hv enroll --vault "$RUN/vault" --policy "$WORK/p.yaml" --secrets-fd 3 \
+				3< <(secrets_full; echo "current-so-pin $SOPIN") >"$1" 2>&1
+			local rc7=$?
+			[ $rc7 = 7 ] && grep -q -- "--wipe $SERIAL" "$1" || {
+				cat "$1"
+				fail "enroll onto a card holding the stopped run's DKEK: exit $rc7, expected 7 naming --wipe $SERIAL"
+			}
+			extra=(--wipe "$SERIAL")
+			RERUN_NEEDS+=" --wipe"
+		fi
 		[ "$initialized" = 1 ] && RERUN_NEEDS+=" current-so-pin"
 		hv enroll --vault "$RUN/vault" --policy "$WORK/p.yaml" "${extra[@]}" --secrets-fd 3 \
 			3< <(secrets_full; [ "$initialized" = 1 ] && echo "current-so-pin $SOPIN") \
