@@ -529,6 +529,16 @@ int flow_adopt(const flow_ctx *fc, vfs *v, const adopt_opts *o, adopt_result *re
 			     o->p->n_shares, v->where, distinct, distinct == 1 ? "" : "s");
 		goto out;
 	}
+	for (size_t i = 0; i < o->p->n_shares; i++) {
+		const adopt_file *f = o->share_path[i] ? adopt_scan_find(&r.scan, o->share_path[i])
+						       : NULL;
+		if (o->share_path[i] && (!f || f->kind != ADOPT_SHARE)) {
+			rc = hv_fail(err, HV_EUSAGE, "--share %zu=%s: %s; nothing was written", i + 1,
+				     o->share_path[i], f ? "that file is not a DKEK share file (64 "
+				     "bytes, \"Salted__\")" : "no such file in the vault");
+			goto out;
+		}
+	}
 	if ((rc = plan_keys(&r, err)) != HV_OK || (rc = check_layout(&r, 0, err)) != HV_OK)
 		goto out;
 	list_plan(&r);
