@@ -178,7 +178,13 @@ for ((n = 1; n <= COUNT; n++)); do
 	keep "$AFTER"
 	if python3 "$COMPARE" "$FLOW" "$PROFILE" "$BASE" "$AFTER" "$RUN/vault"; then
 		passed=$((passed + 1))
-		echo "point $n/$COUNT: pulled run exit $rc, rerun${RERUN_NEEDS:+ (with$RERUN_NEEDS)} completed, card and vault as uninterrupted"
+		# what the rerun found left by the stopped run, in its own words
+		found=$(grep -o -e "half restored by an interrupted run: finished" \
+			-e "[0-9]* keys\? restored, [0-9]* already there" \
+			-e "DKEK import was interrupted" -e "already carries this vault's DKEK" \
+			-e "DKEK present (KCV shown after PIN)" -e "[0-9]* already in the vault" \
+			"$WORK/out" | paste -sd ';' -)
+		echo "point $n/$COUNT: pulled run exit $rc, rerun${RERUN_NEEDS:+ (with$RERUN_NEEDS)} completed${found:+ ($found)}, card and vault as uninterrupted"
 	else
 		echo "---- run with the card pulled at APDU $n (exit $rc):"; cat "$WORK/out-pulled"
 		echo "---- rerun:"; cat "$WORK/out"
