@@ -167,6 +167,14 @@ static struct active *active_add(const char *name)
 	return NULL;
 }
 
+/* Set by kernel_backend_set_read_only: the next opens map and mount read-only. */
+static int open_read_only;
+
+void kernel_backend_set_read_only(int read_only)
+{
+	open_read_only = read_only;
+}
+
 int kernel_backend_available(hv_err *err)
 {
 	struct dm_ioctl dmi;
@@ -256,8 +264,8 @@ static int activate(const char *device, const secbuf *passphrase,
 		return hv_fail(err, HV_EINTERNAL, "too many volumes open at once");
 	}
 	r = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT,
-					 (const char *)passphrase->data,
-					 passphrase->len, 0);
+					 (const char *)passphrase->data, passphrase->len,
+					 open_read_only ? CRYPT_ACTIVATE_READONLY : 0);
 	crypt_free(cd);
 	if (r < 0) {
 		a->used = 0;
@@ -478,7 +486,8 @@ int kernel_vault_open(const char *device, const secbuf *passphrase,
 		deactivate(a, NULL);
 		return rc;
 	}
-	if (mount(node, a->mountpoint, "ext4", MS_NOSUID | MS_NODEV | MS_NOEXEC, "") != 0) {
+	if (mount(node, a->mountpoint, "ext4",
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC | (open_read_only ? MS_RDONLY : 0), "") != 0) {
 		int e = errno;
 		remove_mount_dirs(a->mountpoint);
 		deactivate(a, NULL);

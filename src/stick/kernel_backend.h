@@ -38,6 +38,11 @@ int kernel_vault_open(const char *device, const secbuf *passphrase,
 		      int keep_mounted, vfs **out, char *mountpoint_out,
 		      size_t mp_len, hv_err *err);
 
+/* From then on kernel_vault_open maps the volume read-only and mounts it
+ * read-only (MS_RDONLY): for commands that only read a stick whose format
+ * only the kernel reads (chosen by stick.c). 0 restores the default. */
+void kernel_backend_set_read_only(int read_only);
+
 /* For `hsmvault stick close`: given a mount point made by kernel_vault_open
  * or a mapping name ("hsmvault-1234" or /dev/mapper/hsmvault-1234),
  * unmounts, deactivates the mapping and removes the mount point. */

@@ -260,7 +260,11 @@ int stick_open_vfs(const char *path, const secbuf *passphrase, int writable, vfs
 		luks_describe_format(&info, fmt, sizeof(fmt));
 		fprintf(stderr, "note: %s is %s, which the userspace backend lacks: opening it "
 			"with the kernel backend (dm-crypt)\n", path, fmt);
-		return kernel_vault_open(path, passphrase, 0, out, NULL, 0, err);
+		/* a reading command maps and mounts read-only there too */
+		kernel_backend_set_read_only(!writable);
+		rc = kernel_vault_open(path, passphrase, 0, out, NULL, 0, err);
+		kernel_backend_set_read_only(0);
+		return rc;
 	}
 	secbuf *vk = NULL;
 	rc = luks_unlock(path, passphrase, &vk, &info, err);

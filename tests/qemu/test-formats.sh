@@ -10,8 +10,8 @@
 #    in the VM, plain cryptsetup open + mount read them with the same sha256
 #    and e2fsck -fn is clean;
 #  a serpent-xts-plain64 stick made in the VM is opened by hsmvault without
-#    --backend: the kernel backend is chosen by itself, and nothing stays
-#    mapped.
+#    --backend: the kernel backend is chosen by itself, read-only for a
+#    reading command (the stick is unchanged), and nothing stays mapped.
 # Formats: LUKS1 aes-xts-plain64 256/512, LUKS1 aes-cbc-essiv:sha256 128/256,
 # LUKS2 aes-xts-plain64 256-bit with 512/4096-byte sectors, LUKS2
 # aes-cbc-essiv:sha256 128-bit/512 and 256-bit/4096 (LUKS2 aes-xts-plain64
@@ -134,7 +134,9 @@ cryptsetup luksFormat -q --type luks2 --cipher serpent-xts-plain64 --key-size 51
 cryptsetup open --key-file /run/keyfile $sdev s
 /usr/sbin/mkfs.ext4 -q -b 4096 /dev/mapper/s
 cryptsetup close s
+before=\$(sha256sum < $sdev)
 hsmvault stick status $sdev --passphrase-fd 3 3< /run/pass > /tmp/s.out 2> /tmp/s.err || true
+[ "\$(sha256sum < $sdev)" = "\$before" ] || echo "HVTEST SERPENT-CHANGED yes"
 sed 's/^/HVTEST SERPENT-OUT /' /tmp/s.out
 sed 's/^/HVTEST SERPENT-ERR /' /tmp/s.err
 if grep -q hsmvault /proc/mounts || dmsetup ls | grep -q hsmvault; then
@@ -182,5 +184,6 @@ grep -q '^HVTEST SERPENT-OUT LUKS2: ' "$log" && grep -q '^HVTEST SERPENT-OUT cip
 grep -q '^HVTEST SERPENT-OUT vault: *NOT READABLE' "$log" ||
 	fail "serpent: the kernel backend did not reach the file system"
 grep -q '^HVTEST SERPENT-LEFTOVER' "$log" && fail "serpent: a mount or mapping was left behind"
+grep -q '^HVTEST SERPENT-CHANGED' "$log" && fail "serpent: stick status (a reading command) changed the stick"
 note "serpent-xts-plain64: the kernel backend was chosen by itself and cleaned up"
 echo PASS
