@@ -135,7 +135,8 @@ kill_campaign() {
 		fi
 		if ! result_of >"$WORK/got.result" 2>&1 || ! cmp -s "$want" "$WORK/got.result"; then
 			echo "point $n ($what): left at $v; after the rerun the result differs from the run without a kill:"
-			diff "$want" "$WORK/got.result" | head -n 20 | sed 's/^/    /'
+			diff "$want" "$WORK/got.result" | grep '^>' | head -n 10 | sed 's/^/    /'
+			diff "$want" "$WORK/got.result" | grep '^<' | head -n 10 | sed 's/^/    /'
 			continue
 		fi
 		passed=$((passed + 1))
@@ -194,7 +195,12 @@ kill_stick_summary() {
 	rm -rf "$WORK/plain" "$WORK/dump" && mkdir "$WORK/dump" || return 1
 	printf '%s\n' "$STICK_PASS" | "$STICK_TESTTOOL" decrypt "$1" "$WORK/plain" ||
 		{ echo "cannot decrypt $1"; return 1; }
-	debugfs -R "rdump / $WORK/dump" "$WORK/plain" >"$WORK/debugfs.out" 2>&1 ||
+	# -c: bitmaps are not read. A kill inside the flush of the allocation
+	# bitmaps can leave a block bitmap whose checksum does not match (only
+	# blocks marked used that nothing uses; tests/stick/test-crash.sh holds
+	# e2fsck to that), which a rerun with nothing to write leaves as it is
+	# and which plain debugfs refuses; the files are what is compared here.
+	debugfs -c -R "rdump / $WORK/dump" "$WORK/plain" >"$WORK/debugfs.out" 2>&1 ||
 		{ cat "$WORK/debugfs.out"; return 1; }
 	rmdir "$WORK/dump/lost+found" 2>/dev/null
 	kill_vault_summary "$WORK/dump"
