@@ -7,9 +7,11 @@
 # Ctrl-C and kill -9 during the key derivation, the adoption itself and its
 # rerun; an adoption stopped after its copies or after its manifest
 # version is finished by running adopt again. Then the adopted vault
-# restores onto two blank cards and verifies with its shares.
-# Cost: about 18 share decryptions of sc-hsm-tool's 10,000,000-round KDF
-# (1-3 s each) plus one restore and one deep verify: 70-140 s.
+# restores onto two blank cards and verifies with its shares; the cards
+# in the readers are compared with the shares' KCV; and at a terminal each
+# holder is asked by name, a wrong password asked again.
+# Cost: about 22 share decryptions of sc-hsm-tool's 10,000,000-round KDF
+# (1-3 s each) plus one restore and one deep verify: 80-160 s.
 . "$HV_FLOWS_LIB"
 DATA=$(dirname "$HV_FLOWS_LIB")/../data/sc-hsm-tool
 [ -f "$DATA/wrapped.bin" ] || fail "fixture $DATA/wrapped.bin is missing"
@@ -181,3 +183,19 @@ grep -q "carries the DKEK with KCV $KCV, the shares give" "$WORK/out" ||
 	{ cat "$WORK/out"; fail "the message does not name the card's KCV"; }
 [ "$(tree "$WORK/other")" = "$before_other" ] || fail "a refused adopt wrote files"
 ok "cards present are compared with the shares' KCV: the set's own pass, another set's shares -> 1"
+
+# 9. at a terminal (hv-pty types): each holder asked by name, nothing
+# echoed, a wrong password asked again
+PTY=${HV_PTY:?HV_PTY must name hv-pty (set by meson test)}
+classic "$WORK/tty"
+"$PTY" -t 120 \
+	-e "Password of DKEK share 1 (alice): " -s 'not-alices-password\n' \
+	-e "opens none of the share files; try again" \
+	-e "Password of DKEK share 1 (alice): " -s "$PW1\\n" \
+	-e "Password of DKEK share 2 (bob): " -s "$PW2\\n" \
+	-- "$HSMVAULT" adopt --vault "$WORK/tty" --policy "$WORK/p.yaml" --reader "$(reader_name 0)" \
+	>"$WORK/t9" 2>&1 || { cat -A "$WORK/t9"; fail "adopt at the terminal"; }
+tr -d '\r' <"$WORK/t9" >"$WORK/t9.txt"
+grep -q "adopted: 2 shares and 1 key" "$WORK/t9.txt" || { cat "$WORK/t9.txt"; fail "adopt at the terminal did not finish"; }
+! grep -q -e "$PW1" -e "not-alices-password" "$WORK/t9.txt" || fail "a typed password was echoed"
+ok "at the terminal: holders asked by name, a wrong password asked again, nothing echoed"
