@@ -182,7 +182,13 @@ static int complete_half_restored(struct restore_ctx *r, flow_card *c, schsm_key
 		int matched = 0;
 		for (size_t v = 0; v < r->n_keys && !matched; v++) {
 			struct vault_key *vk = &r->keys[v];
-			if (kid[0] ? strcmp(kid, vk->mk->id) != 0 : find_key(have, vk->mk->id) != NULL)
+			/* Candidates: the vault key of the same id, and any vault
+			 * key not on the card yet whatever this key's PRKD says:
+			 * pico-hsm's UNWRAP writes a PRKD of its own (id = the
+			 * reference, no label) that ours replaces only afterwards.
+			 * The signature decides. */
+			int same_id = kid[0] && !strcmp(kid, vk->mk->id);
+			if (!same_id && find_key(have, vk->mk->id) != NULL)
 				continue;
 			schsm_key probe = *k;
 			probe.alg = EVP_PKEY_get_base_id(vk->pub) == EVP_PKEY_EC ? SCHSM_KEY_EC :
@@ -198,7 +204,7 @@ static int complete_half_restored(struct restore_ctx *r, flow_card *c, schsm_key
 				continue;
 			}
 			matched = 1;
-			if (!k->has_prkd && vk->wf.prkd)
+			if ((!k->has_prkd || !same_id) && vk->wf.prkd)
 				rc = schsm_replace_ef(&c->sc, (uint16_t)(SCHSM_PREFIX_PRKD << 8 | k->ref),
 						      vk->wf.prkd, vk->wf.prkd_len, err);
 			if (rc == HV_OK && !k->ce.len && vk->wf.cert)
