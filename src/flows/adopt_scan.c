@@ -7,6 +7,7 @@
 #include "crypto/dkek_share.h"
 #include "vault/manifest.h"
 #include "vault/vault.h"
+#include "vfs/vfs_walk.h"
 
 /* Paths that are hsmvault's own once a vault exists (an earlier adopt that
  * was stopped half way leaves some of them). */
@@ -20,9 +21,7 @@ static int own_path(const char *path)
 	/* ".NAME.PID.tmp": a write hsmvault did not finish (the next write
 	 * into that folder removes it) */
 	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	size_t n = strlen(base);
-	if (base[0] == '.' && n > 5 && !strcmp(base + n - 4, ".tmp"))
+	if (vfs_is_temp_name(base ? base + 1 : path))
 		return 1;
 	return !strncmp(path, MANIFEST_DIR "/", strlen(MANIFEST_DIR) + 1) ||
 	       !strncmp(path, "journal/", 8);
@@ -78,77 +77,52 @@ static void classify(adopt_file *f)
 	snprintf(f->note, sizeof(f->note), "not a share or wrap file");
 }
 
-static int walk(vfs *v, adopt_scan *s, const char *dir, int depth, hv_err *err)
+struct scan_walk {
+	vfs *v;
+	adopt_scan *s;
+};
+
+/* One name of the tree: a file is read and classified; a folder only
+ * holds names (vfs_walk goes into it). */
+static int visit(void *ctx, const char *path, int is_dir, hv_err *err)
 {
-	if (depth > ADOPT_MAX_DEPTH)
-		return hv_fail(err, HV_EUSAGE, "folders nested deeper than %d levels at %s: adopt "
-			       "a folder holding only the backup", ADOPT_MAX_DEPTH, dir);
-	char **names;
-	size_t count;
-	int rc = vfs_list(v, dir, &names, &count, err);
-	if (rc != HV_OK)
-		return rc;
-	for (size_t i = 0; i < count && rc == HV_OK; i++) {
-		if (!*dir && !strcmp(names[i], "lost+found"))
-			continue;
-		size_t need = strlen(dir) + strlen(names[i]) + 2;
-		char *path = malloc(need);
-		if (!path) {
-			rc = hv_fail(err, HV_ENOMEM, "out of memory");
-			break;
-		}
-		snprintf(path, need, "%s%s%s", dir, *dir ? "/" : "", names[i]);
-		hv_err rerr;
-		hv_err_clear(&rerr);
-		uint8_t *data = NULL;
-		size_t len = 0;
-		int r = vfs_read(v, path, ADOPT_MAX_READ, &data, &len, &rerr);
-		if (r == HV_ENOMEM) {
-			rc = hv_fail(err, HV_ENOMEM, "out of memory");
-		} else if (r == HV_OK) {
-			adopt_file *f = add(s, path, err);
-			if (!f) {
-				free(data);
-				rc = err ? err->code : HV_ENOMEM;
-			} else {
-				f->data = data;
-				f->len = len;
-				manifest_sha256_hex(data, len, f->sha256);
-				if (own_path(path))
-					f->kind = ADOPT_OWN;
-				else
-					classify(f);
-			}
-		} else {
-			/* Not a readable file: a folder to walk, or something that
-			 * is listed unread (a link, a device, a file over 1 MiB). */
-			char **sub;
-			size_t subn;
-			hv_err lerr;
-			hv_err_clear(&lerr);
-			if (vfs_list(v, path, &sub, &subn, &lerr) == HV_OK) {
-				vfs_names_free(sub, subn);
-				rc = walk(v, s, path, depth + 1, err);
-			} else {
-				adopt_file *f = add(s, path, err);
-				if (!f) {
-					rc = err ? err->code : HV_ENOMEM;
-				} else {
-					f->kind = own_path(path) ? ADOPT_OWN : ADOPT_OTHER;
-					snprintf(f->note, sizeof(f->note), "not read: %.180s", rerr.msg);
-				}
-			}
-		}
-		free(path);
+	struct scan_walk *w = ctx;
+	adopt_scan *s = w->s;
+	if (is_dir)
+		return HV_OK;
+	hv_err rerr;
+	hv_err_clear(&rerr);
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int r = vfs_read(w->v, path, ADOPT_MAX_READ, &data, &len, &rerr);
+	if (r == HV_ENOMEM)
+		return hv_fail(err, HV_ENOMEM, "out of memory");
+	adopt_file *f = add(s, path, err);
+	if (!f) {
+		free(data);
+		return err ? err->code : HV_ENOMEM;
 	}
-	vfs_names_free(names, count);
-	return rc;
+	if (r != HV_OK) {
+		/* listed unread: a link, a device, a file over the limit */
+		f->kind = own_path(path) ? ADOPT_OWN : ADOPT_OTHER;
+		snprintf(f->note, sizeof(f->note), "not read: %.180s", rerr.msg);
+		return HV_OK;
+	}
+	f->data = data;
+	f->len = len;
+	manifest_sha256_hex(data, len, f->sha256);
+	if (own_path(path))
+		f->kind = ADOPT_OWN;
+	else
+		classify(f);
+	return HV_OK;
 }
 
 int adopt_scan_tree(vfs *v, adopt_scan *s, hv_err *err)
 {
 	memset(s, 0, sizeof(*s));
-	int rc = walk(v, s, "", 0, err);
+	struct scan_walk w = { v, s };
+	int rc = vfs_walk(v, ADOPT_MAX_DEPTH, visit, &w, err);
 	if (rc != HV_OK) {
 		adopt_scan_free(s);
 		return rc;

@@ -9,6 +9,7 @@
 #include "vault/journal.h"
 #include "vault/limits.h"
 #include "vault/vault.h"
+#include "vfs/vfs_walk.h"
 
 /* No file of a vault is larger than its largest manifest version. */
 #define COPY_MAX_BYTES VAULT_LIMIT_MANIFEST_BYTES
@@ -16,9 +17,9 @@
 
 struct tree {
 	char **files;   /* relative paths of regular files */
-	size_t n;
+	size_t n, cap_files;
 	char **dirs;    /* relative paths of folders, parents first */
-	size_t nd;
+	size_t nd, cap_dirs;
 };
 
 static void tree_free(struct tree *t)
@@ -28,63 +29,38 @@ static void tree_free(struct tree *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static int push(char ***arr, size_t *n, const char *s, hv_err *err)
+static int push(char ***arr, size_t *n, size_t *cap, const char *s, hv_err *err)
 {
-	char **grown = realloc(*arr, (*n + 1) * sizeof(*grown));
-	char *copy = strdup(s);
-	if (grown)
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		char **grown = realloc(*arr, nc * sizeof(*grown));
+		if (!grown)
+			return hv_fail(err, HV_ENOMEM, "out of memory listing the vault");
 		*arr = grown;
-	if (!grown || !copy) {
-		free(copy);
-		return hv_fail(err, HV_ENOMEM, "out of memory listing the vault");
+		*cap = nc;
 	}
-	(*arr)[(*n)++] = copy;
+	if (!((*arr)[*n] = strdup(s)))
+		return hv_fail(err, HV_ENOMEM, "out of memory listing the vault");
+	(*n)++;
 	return HV_OK;
 }
 
-/* A leftover of an interrupted atomic write (".name.pid.tmp") is no data. */
-static int is_leftover(const char *name)
+/* Every file and folder of the tree; a leftover of an interrupted atomic
+ * write is no data. Anything that is not a folder is read as a file later,
+ * which refuses links and special files. */
+static int add_to_tree(void *ctx, const char *path, int is_dir, hv_err *err)
 {
-	size_t len = strlen(name);
-	return name[0] == '.' && len > 4 && !strcmp(name + len - 4, ".tmp");
+	struct tree *t = ctx;
+	const char *base = strrchr(path, '/');
+	if (vfs_is_temp_name(base ? base + 1 : path))
+		return HV_OK;
+	return is_dir ? push(&t->dirs, &t->nd, &t->cap_dirs, path, err)
+		      : push(&t->files, &t->n, &t->cap_files, path, err);
 }
 
-/* Lists every file under dir. A name that lists as a folder is one (a
- * regular file does not list); anything else is read as a file later,
- * which refuses links and special files. */
-static int walk_tree(vfs *v, const char *dir, int depth, struct tree *t, hv_err *err)
+static int walk_tree(vfs *v, struct tree *t, hv_err *err)
 {
-	char **names;
-	size_t n;
-	int rc = vfs_list(v, dir, &names, &n, err);
-	if (rc != HV_OK)
-		return rc;
-	for (size_t i = 0; i < n && rc == HV_OK; i++) {
-		if (is_leftover(names[i]) || (!*dir && !strcmp(names[i], "lost+found")))
-			continue;
-		char path[1024];
-		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", names[i]) >=
-		    sizeof(path)) {
-			rc = hv_fail(err, HV_EUSAGE, "%s: a path under %s is too long to copy",
-				     v->where, dir);
-			break;
-		}
-		char **sub;
-		size_t ns;
-		hv_err ignored;
-		if (vfs_list(v, path, &sub, &ns, &ignored) == HV_OK) {
-			vfs_names_free(sub, ns);
-			if (depth >= COPY_MAX_DEPTH)
-				rc = hv_fail(err, HV_EUSAGE, "%s: folders nested deeper than %d levels "
-					     "at %s: no vault has them", v->where, COPY_MAX_DEPTH, path);
-			else if ((rc = push(&t->dirs, &t->nd, path, err)) == HV_OK)
-				rc = walk_tree(v, path, depth + 1, t, err);
-		} else {
-			rc = push(&t->files, &t->n, path, err);
-		}
-	}
-	vfs_names_free(names, n);
-	return rc;
+	return vfs_walk(v, COPY_MAX_DEPTH, add_to_tree, t, err);
 }
 
 int stick_copy_file(vfs *from, vfs *to, const char *path, size_t max, uint64_t *bytes,
@@ -147,11 +123,11 @@ int stick_copy_vault(vfs *from, vfs *to, stick_copy_result *res, hv_err *err)
 	if (rc != HV_OK)
 		return hv_err_prefix(err, "%s cannot be copied", from->where);
 	struct tree t = { 0 };
-	rc = walk_tree(from, "", 0, &t, err);
+	rc = walk_tree(from, &t, err);
 	/* the target must be empty: refuse before writing anything */
 	struct tree there = { 0 };
 	if (rc == HV_OK)
-		rc = walk_tree(to, "", 0, &there, err);
+		rc = walk_tree(to, &there, err);
 	if (rc == HV_OK && (there.n || there.nd))
 		rc = hv_fail(err, HV_ESAFETY, "%s is not empty (it holds %.200s): a copy is made "
 			     "into a freshly prepared stick or an empty folder; nothing was written",

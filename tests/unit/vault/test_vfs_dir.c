@@ -17,6 +17,7 @@
 
 #include "testutil.h"
 #include "vfs/vfs_dir.h"
+#include "vfs/vfs_walk.h"
 
 struct fx {
 	char *dir;
@@ -309,6 +310,50 @@ static void open_errors(void **state)
 	assert_true(S_ISDIR(st.st_mode));
 }
 
+/* vfs_walk: every name once, a folder before its contents, lost+found at
+ * the root passed over, and a tree deeper than the limit refused. */
+struct walk_log {
+	char text[512];
+	int stop_at;
+	int seen;
+};
+
+static int log_name(void *ctx, const char *path, int is_dir, hv_err *err)
+{
+	struct walk_log *l = ctx;
+	size_t n = strlen(l->text);
+	snprintf(l->text + n, sizeof(l->text) - n, "%s%s;", path, is_dir ? "/" : "");
+	if (++l->seen == l->stop_at)
+		return hv_fail(err, HV_ECANCEL, "stopped");
+	return HV_OK;
+}
+
+static void walk_tree_order_and_depth(void **state)
+{
+	struct fx *f = *state;
+	hv_err err;
+	assert_int_equal(vfs_mkdir(f->v, "lost+found", &err), HV_OK);
+	assert_int_equal(vfs_write_atomic(f->v, "lost+found/x", "x", 1, &err), HV_OK);
+	assert_int_equal(vfs_mkdir(f->v, "b/c", &err), HV_OK);
+	assert_int_equal(vfs_write_atomic(f->v, "b/c/d", "d", 1, &err), HV_OK);
+	assert_int_equal(vfs_write_atomic(f->v, "a", "a", 1, &err), HV_OK);
+	assert_int_equal(vfs_write_atomic(f->v, "b/lost+found", "l", 1, &err), HV_OK);
+	struct walk_log l = { "", 0, 0 };
+	assert_int_equal(vfs_walk(f->v, 8, log_name, &l, &err), HV_OK);
+	assert_string_equal(l.text, "a;b/;b/c/;b/c/d;b/lost+found;");
+	/* the visitor stops the walk with its own code */
+	struct walk_log stop = { "", 2, 0 };
+	assert_int_equal(vfs_walk(f->v, 8, log_name, &stop, &err), HV_ECANCEL);
+	assert_string_equal(stop.text, "a;b/;");
+	/* b/c is two folders down: a limit of 1 refuses it, by name */
+	struct walk_log deep = { "", 0, 0 };
+	assert_int_equal(vfs_walk(f->v, 1, log_name, &deep, &err), HV_EUSAGE);
+	assert_non_null(strstr(err.msg, "b/c is nested deeper than 1 folders"));
+	assert_true(vfs_is_temp_name(".k.wrap.123.tmp"));
+	assert_false(vfs_is_temp_name("k.wrap"));
+	assert_false(vfs_is_temp_name(".tmp"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(size_limit_and_special_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(atomic_write_failure_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(walk_tree_order_and_depth, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("vfs_dir", tests, NULL, NULL);
 }
